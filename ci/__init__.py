@@ -1,0 +1,33 @@
+"""dsci: DevOps for data scientists, as Invoke tasks under the ``ci`` namespace.
+
+A repository's tasks.py adds the collection beside its own tasks::
+
+    import ci
+    ns = Collection(ci.namespace(__file__))
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from invoke import Collection, Exit
+
+from ci.core.config import check_project_file
+from ci.core.errors import ConfigError
+from ci.tasks import collection
+
+__version__ = "0.1.0"
+
+
+def namespace(tasks_file: str | None = None) -> Collection:
+    """The ``ci`` collection. Given the caller's ``__file__``, first checks the invoke.yaml beside it.
+
+    Invoke reads that file before any task runs and would show a traceback
+    for a YAML error; checking it here turns that into one line and exit 2.
+    """
+    if tasks_file is not None:
+        try:
+            check_project_file(Path(tasks_file).resolve().parent)
+        except ConfigError as error:
+            raise Exit(f"error: {error}", code=error.exit_code) from None
+    return collection()

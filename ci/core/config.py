@@ -1,0 +1,372 @@
+"""The ``ci:`` tree of invoke.yaml: every key declared once, with its default.
+
+``SETTINGS`` is the single source of truth. From it come the defaults handed
+to Invoke (``defaults()``), the validation run before a stage
+(``validate()``), the JSON Schema shipped in the package (``json_schema()``)
+and the config reference in the README (``reference()``).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import os
+import shlex
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from ci.core.errors import ConfigError
+
+SCHEMA_RESOURCE = "config.schema.json"
+
+
+class Kind:
+    """What a setting's value may be: checks values, parses command-line text, describes itself."""
+
+    expected = "a value"
+
+    def accepts(self, value: Any) -> bool:
+        raise NotImplementedError
+
+    def schema(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def parse(self, text: str) -> Any:
+        """Turn command-line text into a value; ValueError when it cannot."""
+        return text
+
+
+class Str(Kind):
+    expected = "a string"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string"}
+
+
+class Bool(Kind):
+    expected = "true or false"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, bool)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "boolean"}
+
+    def parse(self, text: str) -> bool:
+        lowered = text.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(text)
+
+
+@dataclass(frozen=True)
+class Number(Kind):
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @property
+    def expected(self) -> str:  # type: ignore[override]
+        if self.minimum is not None and self.maximum is not None:
+            return f"a number between {self.minimum:g} and {self.maximum:g}"
+        if self.minimum is not None:
+            return f"a number of at least {self.minimum:g}"
+        return "a number"
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        too_low = self.minimum is not None and value < self.minimum
+        too_high = self.maximum is not None and value > self.maximum
+        return not (too_low or too_high)
+
+    def schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "number"}
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        return schema
+
+    def parse(self, text: str) -> float:
+        value = float(text)
+        if not self.accepts(value):
+            raise ValueError(text)
+        return value
+
+
+@dataclass(frozen=True)
+class ListOf(Kind):
+    item: Kind
+
+    @property
+    def expected(self) -> str:  # type: ignore[override]
+        return f"a list of {self.item.expected.removeprefix('a ').removeprefix('an ')}s"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, list) and all(self.item.accepts(v) for v in value)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "array", "items": self.item.schema()}
+
+    def parse(self, text: str) -> list[Any]:
+        """Command lines give lists comma-separated: ``--paths src,tests``."""
+        return [self.item.parse(part.strip()) for part in text.split(",") if part.strip()]
+
+
+class Args(ListOf):
+    """Extra arguments for a tool: a list in config, a shell-quoted string on the command line."""
+
+    def __init__(self) -> None:
+        super().__init__(Str())
+
+    @property
+    def expected(self) -> str:  # type: ignore[override]
+        return "a list of strings (one argument each)"
+
+    def parse(self, text: str) -> list[str]:
+        return shlex.split(text)
+
+
+@dataclass(frozen=True)
+class Setting:
+    default: Any
+    kind: Kind
+    help: str
+
+
+SETTINGS: dict[str, Any] = {
+    "report_dir": Setting("build/ci", Str(), "Folder for report.json, junit.xml, summary.md and plots."),
+    "all": {
+        "keep_going": Setting(
+            False, Bool(), "Run the remaining stages after one fails (ci.all --keep-going)."
+        ),
+        "skip": Setting([], ListOf(Str()), "Stages that ci.all leaves out (ci.all --skip)."),
+    },
+    "lint": {
+        "paths": Setting(["."], ListOf(Str()), "Files and folders that ruff checks."),
+        "format": Setting(True, Bool(), "Also require `ruff format --check` to pass."),
+    },
+    "test": {
+        "paths": Setting(["tests"], ListOf(Str()), "Test files and folders given to pytest."),
+        "args": Setting([], Args(), "Extra pytest arguments, e.g. [-x, -k, 'not slow']."),
+        "min_coverage": Setting(
+            0.0,
+            Number(0, 100),
+            "Fail the stage when line coverage, in percent, is below this; 0 turns it off.",
+        ),
+        "coverage_source": Setting(
+            [],
+            ListOf(Str()),
+            "Packages or folders coverage measures; empty leaves it to coverage's own config.",
+        ),
+    },
+}
+
+
+def _walk(node: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Setting]]:
+    for key, value in node.items():
+        if isinstance(value, Setting):
+            yield (*prefix, key), value
+        else:
+            yield from _walk(value, (*prefix, key))
+
+
+def dotted(path: tuple[str, ...]) -> str:
+    return ".".join(("ci", *path))
+
+
+def setting(key: str) -> Setting:
+    """The declared setting at ``key`` (``"test.min_coverage"``)."""
+    node: Any = SETTINGS
+    for part in key.split("."):
+        node = node[part]
+    assert isinstance(node, Setting), key
+    return node
+
+
+def defaults() -> dict[str, Any]:
+    """The ``ci:`` tree with every default: what the collection hands to ``ns.configure``."""
+
+    def build(node: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            key: copy.deepcopy(v.default) if isinstance(v, Setting) else build(v) for key, v in node.items()
+        }
+
+    return build(SETTINGS)
+
+
+def validate(
+    tree: Mapping[str, Any], where: Callable[[tuple[str, ...]], str], *, shapes_only: bool = False
+) -> None:
+    """Raise ConfigError for the first unknown key or ill-typed value in ``tree``.
+
+    ``where(path)`` names the origin of a key, e.g. ``invoke.yaml:4``. With
+    ``shapes_only``, only mappings where values belong (and the reverse) count.
+    """
+
+    def check(node: Mapping[str, Any], value: Any, path: tuple[str, ...]) -> None:
+        if not isinstance(value, Mapping):
+            raise ConfigError(
+                f"{where(path)}: {dotted(path)} must be a mapping of settings, got {show(value)}"
+            )
+        for key, item in value.items():
+            here = (*path, key)
+            if key not in node:
+                if shapes_only:
+                    continue
+                raise ConfigError(f"{where(here)}: unknown key {dotted(here)}{_suggest(node, path, key)}")
+            declared = node[key]
+            if isinstance(declared, Setting):
+                wrong_shape = isinstance(item, Mapping) and not isinstance(declared.default, Mapping)
+                if not declared.kind.accepts(item) and (wrong_shape or not shapes_only):
+                    raise ConfigError(
+                        f"{where(here)}: {dotted(here)} must be {declared.kind.expected}, got {show(item)}"
+                    )
+            else:
+                check(declared, item, here)
+
+    check(SETTINGS, tree, ())
+
+
+def _suggest(node: Mapping[str, Any], path: tuple[str, ...], key: str) -> str:
+    close = difflib.get_close_matches(str(key), list(node), n=1, cutoff=0.5)
+    if close:
+        return f"; did you mean {dotted((*path, close[0]))}?"
+    return f"; valid keys here: {', '.join(sorted(node))}"
+
+
+def show(value: Any) -> str:
+    """A value as the user wrote it, JSON-style: ``5``, ``"high"``, ``[1, 2]``."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def from_command_line(key: str, flag: str, text: str) -> Any:
+    """Parse an option's text with its setting's kind; ConfigError names the flag."""
+    kind = setting(key).kind
+    try:
+        return kind.parse(text)
+    except ValueError:
+        raise ConfigError(f"{flag} must be {kind.expected}, got {show(text)}") from None
+
+
+def json_schema() -> dict[str, Any]:
+    """A JSON Schema for invoke.yaml whose ``ci`` property is the whole ``ci:`` tree."""
+
+    def build(node: Mapping[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+        properties = {}
+        for key, value in node.items():
+            if isinstance(value, Setting):
+                properties[key] = {
+                    **value.kind.schema(),
+                    "default": value.default,
+                    "description": value.help,
+                }
+            else:
+                properties[key] = build(value, (*path, key))
+        schema: dict[str, Any] = {"type": "object", "additionalProperties": False}
+        if path:
+            schema["description"] = f"Settings of {dotted(path)}."
+        schema["properties"] = properties
+        return schema
+
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "dsci settings in invoke.yaml",
+        "description": "Generated from ci/core/config.py; run `invoke schema` to refresh.",
+        "type": "object",
+        "properties": {"ci": build(SETTINGS, ())},
+    }
+
+
+def schema_text() -> str:
+    return json.dumps(json_schema(), indent=2) + "\n"
+
+
+def reference() -> str:
+    """The config reference as a Markdown table, for the README."""
+    rows = ["| key | default | meaning |", "| --- | --- | --- |"]
+    for path, value in _walk(SETTINGS):
+        rows.append(f"| `{dotted(path)}` | `{show(value.default)}` | {value.help} |")
+    return "\n".join(rows) + "\n"
+
+
+PROJECT_FILES = ("invoke.yaml", "invoke.yml", "invoke.json")
+
+
+def locate(filename: str | os.PathLike[str], keys: tuple[str, ...]) -> str:
+    """``file:line`` of ``keys`` in a YAML or JSON file; the file alone when the line is unknown."""
+    import yaml
+
+    shown = display(filename)
+    try:
+        with open(filename, encoding="utf-8") as f:
+            node = yaml.compose(f)
+    except (OSError, yaml.YAMLError):
+        return shown
+    line = None
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for key_node, value_node in node.value:
+            if key_node.value == key:
+                line, node = key_node.start_mark.line + 1, value_node
+                break
+        else:
+            break
+    return f"{shown}:{line}" if line else shown
+
+
+def check_project_file(folder: str | os.PathLike[str]) -> None:
+    """Refuse an invoke.yaml that Invoke itself would crash on, with a one-line ConfigError.
+
+    Invoke loads the project file before any task runs and shows a traceback
+    for a YAML syntax error, or for a value where its defaults hold a mapping
+    (and the reverse); everything else is left to ``validate`` when a stage runs.
+    """
+    import yaml
+
+    for name in PROJECT_FILES:
+        path = Path(folder, name)
+        if not path.is_file():
+            continue
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = yaml.safe_load(f)
+        except yaml.MarkedYAMLError as error:
+            mark = error.problem_mark or error.context_mark
+            at = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+            problem = error.problem or error.context or "syntax error"
+            message = f"{display(path)}{at}: not valid YAML: {problem}; fix the file and run again"
+            raise ConfigError(message) from None
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{display(path)}: cannot be read as YAML: {error}") from None
+        if not isinstance(data, (dict, type(None))):
+            raise ConfigError(f"{display(path)}: must hold a mapping of settings, got {show(data)}")
+        if data and "ci" in data:
+            validate(data["ci"], partial(_locate_ci, path), shapes_only=True)
+        return
+
+
+def _locate_ci(path: Path, keys: tuple[str, ...]) -> str:
+    return locate(path, ("ci", *keys))
+
+
+def display(path: str | os.PathLike[str]) -> str:
+    """A path relative to the current folder when it is below it."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if relative.startswith("..") else relative

@@ -1,0 +1,55 @@
+"""Running external commands: argument lists in, a plain result out.
+
+Domain code takes a ``Runner`` (any callable with this signature) so it can
+be tested without subprocesses; tasks make one from their Invoke context.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ci.core.errors import EnvError
+
+
+@dataclass(frozen=True)
+class Completed:
+    argv: tuple[str, ...]
+    exited: int
+    stdout: str = ""
+    stderr: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.exited == 0
+
+
+class Runner(Protocol):
+    def __call__(self, argv: Sequence[str], *, quiet: bool = True) -> Completed: ...
+
+
+def context_runner(c: Any, cwd: Path) -> Runner:
+    """A Runner over an Invoke context, in ``cwd``.
+
+    ``quiet`` commands are probes whose output is parsed: hidden. Others
+    echo what they run and stream their output, which is still captured.
+    """
+
+    def run(argv: Sequence[str], *, quiet: bool = True) -> Completed:
+        with c.cd(str(cwd)):
+            result = c.run(shlex.join(argv), hide=quiet, echo=not quiet, warn=True, in_stream=False)
+        return Completed(tuple(argv), result.exited, result.stdout, result.stderr)
+
+    return run
+
+
+def python_module(module: str, install: str) -> list[str]:
+    """``[python, -m, module]`` for this interpreter, or EnvError naming what to install."""
+    if importlib.util.find_spec(module) is None:
+        raise EnvError(f"{module} is not installed in {sys.executable}; install it with `{install}`")
+    return [sys.executable, "-m", module]

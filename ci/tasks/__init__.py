@@ -1,0 +1,18 @@
+"""The command-line surface: the ``ci`` collection and its declared settings."""
+
+from __future__ import annotations
+
+from invoke import Collection
+
+from ci.core import config
+from ci.tasks import pipeline, quality
+
+
+def collection() -> Collection:
+    """A fresh ``ci`` collection, with every setting's default declared."""
+    ns = Collection("ci")
+    ns.add_task(pipeline.all_)
+    ns.add_task(quality.lint)
+    ns.add_task(quality.test)
+    ns.configure({"ci": config.defaults()})
+    return ns

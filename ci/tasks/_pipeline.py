@@ -1,0 +1,200 @@
+"""The task boundary: settings in, stages run, reports out, one exit code.
+
+Every task goes through ``run_stages``. It validates the ``ci:`` settings,
+runs each stage with timing, turns dsci's errors into a one-line message and
+the exit code of DESIGN.md, writes report.json, junit.xml and summary.md, and
+lets the CI provider present it all. Stages are plain functions of
+``(context, settings)`` that return a StageResult.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from invoke import Exit
+
+from ci.core import config, reports
+from ci.core.environment import Provider, detect
+from ci.core.errors import DsciError
+from ci.core.process import Runner, context_runner
+from ci.core.results import Run, StageResult, Status
+
+# Every stage of DESIGN.md, in pipeline order: it sorts the report. Which
+# stages exist is ci.tasks.pipeline.STAGES; a name here is only a position.
+ORDER = (
+    "lint", "test", "notebooks", "data", "model", "package", "sign", "image", "parity", "deploy", "notify",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[Any, Settings], StageResult]
+    quiet: bool = True  # hides its tools' output, so a terminal shows a progress line
+
+
+class Settings:
+    """The validated ``ci:`` tree of an Invoke config, and where each value came from."""
+
+    _LAYERS = (  # highest priority first, as Invoke merges them
+        ("_runtime", "_runtime_path"),
+        ("_env", None),
+        ("_project", "_project_path"),
+        ("_user", "_user_path"),
+        ("_system", "_system_path"),
+    )
+
+    def __init__(self, c: Any) -> None:
+        self._context = c
+        self._config = c.config
+        self.tree = _plain(c.config.get("ci", {}))
+        self.root = project_root(c.config)
+
+    def validate(self) -> Settings:
+        config.validate(self.tree, self.where)
+        return self
+
+    def get(self, key: str, given: Any = None, flag: str | None = None) -> Any:
+        """The command line's value when given (text parsed as the setting's kind), else the config's."""
+        if given is not None:
+            if isinstance(given, str):
+                return config.from_command_line(key, flag or f"--{key.rpartition('.')[2]}", given)
+            return given
+        node = self.tree
+        for part in key.split("."):
+            node = node[part]
+        return node
+
+    @property
+    def report_dir(self) -> Path:
+        return self.root / self.get("report_dir")
+
+    def runner(self) -> Runner:
+        return context_runner(self._context, self.root)
+
+    def where(self, path: tuple[str, ...]) -> str:
+        """Name the file (with line) or environment variable that set ``ci.<path>``."""
+        keys = ("ci", *path)
+        for data_attr, path_attr in self._LAYERS:
+            if _lookup(getattr(self._config, data_attr, None) or {}, keys):
+                if path_attr is None:
+                    return "environment variable INVOKE_" + "_".join(keys).upper()
+                filename = getattr(self._config, path_attr, None)
+                if filename:
+                    return config.locate(filename, keys)
+        return "the ci settings"
+
+
+def project_root(invoke_config: Any) -> Path:
+    """The folder of the tasks.py Invoke loaded; paths in settings are relative to it."""
+    prefix = getattr(invoke_config, "_project_prefix", None)
+    return Path(prefix) if prefix else Path.cwd()
+
+
+def run_stages(
+    c: Any,
+    stages: Sequence[Stage],
+    *,
+    fresh: bool = False,
+    keep_going: bool = False,
+    left_out: dict[str, str] | None = None,
+) -> None:
+    """Run ``stages`` in order, write the reports, exit with the run's code.
+
+    ``fresh`` starts a new report (ci.all); otherwise the results merge into
+    the report already in the folder. ``left_out`` maps stages that will not
+    run to the reason, so the report says so.
+    """
+    provider = detect()
+    settings = _settings(c, provider)
+    report_dir = settings.report_dir
+    run = Run() if fresh else reports.load(report_dir)
+    results = {name: StageResult(name, skipped=reason) for name, reason in (left_out or {}).items()}
+    failed = None
+    bug = None
+    for index, stage in enumerate(stages, start=1):
+        if failed and not keep_going:
+            results[stage.name] = StageResult(stage.name, skipped=f"not run: stage {failed} failed")
+            continue
+        with provider.stage(stage.name, index, len(stages), quiet=stage.quiet):
+            result, bug = _execute(stage, c, settings)
+        provider.report_stage(result)
+        results[stage.name] = result
+        if result.status is Status.FAILED:
+            failed = failed or stage.name
+        if bug:
+            break
+    for result in results.values():
+        run = reports.merge(run, result, ORDER)
+    written = reports.write(run, report_dir)
+    provider.publish_summary(written["summary"].read_text(encoding="utf-8"), written["summary"])
+    provider.write(f"dsci: {run.tally()}")
+    if bug:
+        bug.add_note("This is a bug in dsci, not in your project: please report it with this traceback.")
+        raise bug
+    errors = [r.error for r in results.values() if r.error]
+    code = max((r.exit_code for r in results.values()), default=0)
+    if code:
+        for message in errors:
+            provider.error(message)
+        raise Exit(code=code)
+
+
+def fail(provider: Provider, error: DsciError) -> Exit:
+    """An error before any stage ran: one line, the error's code, no report."""
+    provider.error(error.message)
+    return Exit(code=error.exit_code)
+
+
+def _settings(c: Any, provider: Provider) -> Settings:
+    try:
+        return Settings(c).validate()
+    except DsciError as error:
+        raise fail(provider, error) from None
+
+
+def _execute(stage: Stage, c: Any, settings: Settings) -> tuple[StageResult, BaseException | None]:
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    clock = time.perf_counter()
+    bug = None
+    try:
+        result = stage.run(c, settings)
+    except DsciError as error:
+        result = StageResult(stage.name, error=error.message, error_code=error.exit_code)
+    except Exception as error:  # a bug: the report records it, the traceback is kept
+        result = StageResult(stage.name, error=f"internal error: {error!r}", error_code=1)
+        bug = error
+    result.duration = round(time.perf_counter() - clock, 3)
+    result.started = started
+    result.artifacts = [_display(a, settings.root) for a in result.artifacts]
+    return result, bug
+
+
+def _display(path: str, root: Path) -> str:
+    try:
+        return os.path.relpath(path, root) if os.path.isabs(path) else path
+    except ValueError:
+        return path
+
+
+def _lookup(data: Any, keys: Sequence[str]) -> bool:
+    for key in keys:
+        if not isinstance(data, dict) or key not in data:
+            return False
+        data = data[key]
+    return True
+
+
+def _plain(value: Any) -> Any:
+    """Invoke's DataProxy trees as plain dicts and lists."""
+    if hasattr(value, "items"):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value

@@ -1,0 +1,74 @@
+"""ci.all: every stage that exists, in DESIGN.md's order, into one report."""
+
+from __future__ import annotations
+
+import difflib
+
+from invoke import task
+
+from ci.core.environment import detect
+from ci.core.errors import ConfigError
+from ci.tasks import quality
+from ci.tasks._pipeline import Settings, Stage, fail, run_stages
+
+# The stages that exist, in pipeline order. A stage joins when it is built, not before.
+STAGES: tuple[Stage, ...] = (quality.LINT, quality.TEST)
+NAMES = tuple(stage.name for stage in STAGES)
+
+
+def check_names(source: str, names: list[str]) -> None:
+    """ConfigError for a name that is no stage, naming where it came from and the closest stage."""
+    for name in names:
+        if name not in NAMES:
+            close = difflib.get_close_matches(name, NAMES, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"{source}: unknown stage {name!r}; {hint}stages: {', '.join(NAMES)}")
+
+
+def select(only: list[str], skip: list[str]) -> tuple[list[Stage], dict[str, str]]:
+    """The stages to run, and the reason each other stage is left out."""
+    chosen, left_out = [], {}
+    for stage in STAGES:
+        if only and stage.name not in only:
+            left_out[stage.name] = "not in --only"
+        elif stage.name in skip:
+            left_out[stage.name] = "left out by --skip"
+        else:
+            chosen.append(stage)
+    return chosen, left_out
+
+
+def _names(values: list[str] | None) -> list[str]:
+    """Stage names from repeated and comma-separated flags: --only lint,test --only data."""
+    return [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
+
+
+@task(
+    name="all",
+    iterable=["only", "skip"],
+    optional=["keep_going"],
+    help={
+        "only": "Run only these stages (comma-separated or repeated).",
+        "skip": "Leave these stages out (comma-separated or repeated; adds to ci.all.skip).",
+        "keep_going": "Go on after a failed stage (ci.all.keep_going; --keep-going=false stops).",
+    },
+)
+def all_(c, only=None, skip=None, keep_going=None):
+    """Run the whole pipeline: lint, test, ... Reports go to ci.report_dir."""
+    provider = detect()
+    try:
+        settings = Settings(c).validate()
+        only, skip, configured = _names(only), _names(skip), settings.get("all.skip")
+        check_names("--only", only)
+        check_names("--skip", skip)
+        check_names(f"{settings.where(('all', 'skip'))}: ci.all.skip", configured)
+        chosen, left_out = select(only, skip + configured)
+    except ConfigError as error:
+        raise fail(provider, error) from None
+    run_stages(
+        c,
+        chosen,
+        fresh=True,
+        keep_going=settings.get("all.keep_going", keep_going),
+        left_out=left_out,
+    )

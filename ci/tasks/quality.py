@@ -1,0 +1,61 @@
+"""ci.lint and ci.test: ruff, and pytest with coverage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invoke import task
+
+from ci import quality
+from ci.tasks._pipeline import Settings, Stage, run_stages
+
+
+def lint_stage(c: Any, s: Settings, paths: str | None = None, check_format: bool | None = None) -> Any:
+    return quality.lint(
+        s.get("lint.paths", paths, "--paths"),
+        check_format=s.get("lint.format", check_format),
+        run=s.runner(),
+        root=s.root,
+    )
+
+
+def test_stage(
+    c: Any, s: Settings, paths: str | None = None, args: str | None = None, min_coverage: str | None = None
+) -> Any:
+    return quality.test(
+        s.get("test.paths", paths, "--paths"),
+        args=s.get("test.args", args, "--args"),
+        min_coverage=s.get("test.min_coverage", min_coverage, "--min-coverage"),
+        coverage_source=s.get("test.coverage_source"),
+        report_dir=s.report_dir,
+        run=s.runner(),
+        root=s.root,
+    )
+
+
+LINT = Stage("lint", lint_stage)
+TEST = Stage("test", test_stage, quiet=False)
+
+
+@task(
+    optional=["format"],
+    help={
+        "paths": "Comma-separated files and folders to check (ci.lint.paths).",
+        "format": "Also run `ruff format --check` (ci.lint.format); --format=false to skip it.",
+    },
+)
+def lint(c, paths=None, format=None):  # noqa: A002 - the flag reads best as --format
+    """Lint with ruff: every finding a check, annotated in CI."""
+    run_stages(c, [Stage("lint", lambda c, s: lint_stage(c, s, paths, format))])
+
+
+@task(
+    help={
+        "paths": "Comma-separated test files and folders (ci.test.paths).",
+        "args": "Extra pytest arguments as one quoted string, e.g. \"-x -k 'not slow'\" (ci.test.args).",
+        "min_coverage": "Fail below this line coverage, in percent (ci.test.min_coverage).",
+    }
+)
+def test(c, paths=None, args=None, min_coverage=None):
+    """Run pytest under coverage: JUnit XML, coverage reports, a coverage gate."""
+    run_stages(c, [Stage("test", lambda c, s: test_stage(c, s, paths, args, min_coverage), quiet=False)])

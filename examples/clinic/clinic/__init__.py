@@ -1,0 +1,1 @@
+"""Breast-cancer screening across four clinics: data, model and predictions."""
