@@ -31,6 +31,7 @@ class Provider:
     """A terminal: plain headers and annotations, a live progress line for quiet stages."""
 
     name = "terminal"
+    tick = 0.1  # seconds between frames of the progress spinner
 
     def __init__(self, environ: Mapping[str, str] | None = None, out: TextIO | None = None) -> None:
         self.environ = dict(os.environ if environ is None else environ)
@@ -70,7 +71,7 @@ class Provider:
         def spin() -> None:
             frames = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
             tick = 0
-            while not done.wait(0.1):
+            while not done.wait(self.tick):
                 elapsed = time.monotonic() - start
                 stream.write(f"\r{frames[tick % len(frames)]} {title} {elapsed:4.0f} s")
                 stream.flush()

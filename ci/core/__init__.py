@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: config, errors, results, reports, CI environment, processes, files."""

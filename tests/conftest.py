@@ -1,0 +1,28 @@
+"""The ``tool`` marker: a test that needs an external tool or service.
+
+Where the tool is missing the test is skipped, except when the environment
+variable CI is set: there a missing tool fails the run, so a green CI means
+everything really ran.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+
+import pytest
+
+
+def _available(name: str) -> bool:
+    return shutil.which(name) is not None or importlib.util.find_spec(name) is not None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in item.iter_markers("tool"):
+        missing = [name for name in marker.args if not _available(name)]
+        if missing:
+            message = f"needs {', '.join(missing)}"
+            if os.environ.get("CI"):
+                pytest.fail(f"{message}, and CI is set: install it (scripts/bootstrap)", pytrace=False)
+            pytest.skip(message)

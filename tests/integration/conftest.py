@@ -1,0 +1,47 @@
+"""Integration tests run the real `invoke` command on copies of the example project."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).parents[2]
+EXAMPLE = REPO / "examples" / "clinic"
+INVOKE = str(Path(sys.executable).parent / "invoke")
+PROVIDER_VARIABLES = ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "TF_BUILD", "JENKINS_URL", "JENKINS_HOME")
+
+
+@pytest.fixture
+def example(tmp_path):
+    """A fresh copy of examples/clinic, as a user's repository."""
+    target = tmp_path / "clinic"
+    shutil.copytree(
+        EXAMPLE,
+        target,
+        ignore=shutil.ignore_patterns("build", "models", "__pycache__", ".ruff_cache", ".pytest_cache"),
+    )
+    return target
+
+
+@pytest.fixture
+def invoke():
+    """Run the real `invoke` CLI in a folder, as from a terminal (no CI variables)."""
+
+    def run(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        environ = {k: v for k, v in os.environ.items() if k not in PROVIDER_VARIABLES}
+        return subprocess.run(
+            [INVOKE, *args],
+            cwd=folder,
+            env={**environ, **env},
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=300,
+        )
+
+    return run

@@ -1,0 +1,60 @@
+"""Bad input through the real CLI: exit 2, one line on stderr that says what and where, no traceback."""
+
+import pytest
+
+pytestmark = pytest.mark.tool("invoke")
+
+
+def one_error_line(done):
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ("ci: {test: {paths: 5}}\n", "error: invoke.yaml:1: ci.test.paths must be a list of strings, got 5"),
+        ("ci: {tset: {}}\n", "error: invoke.yaml:1: unknown key ci.tset; did you mean ci.test?"),
+        (
+            "ci:\n  test:\n    min_coverage: high\n",
+            'error: invoke.yaml:3: ci.test.min_coverage must be a number between 0 and 100, got "high"',
+        ),
+        ("ci:\n  test: 5\n", "error: invoke.yaml:2: ci.test must be a mapping of settings, got 5"),
+    ],
+)
+def test_bad_settings_exit_2_with_one_line(example, invoke, yaml_text, expected):
+    (example / "invoke.yaml").write_text(yaml_text)
+    done = invoke(example, "ci.all")
+    assert done.returncode == 2
+    assert one_error_line(done) == expected
+    assert not (example / "build").exists()
+
+
+def test_yaml_syntax_error_exits_2_naming_line_and_column(example, invoke):
+    (example / "invoke.yaml").write_text("ci:\n  test:\n    paths: [tests\n  lint: {}\n")
+    done = invoke(example, "ci.lint")
+    assert done.returncode == 2
+    line = one_error_line(done)
+    assert line.startswith("error: invoke.yaml:4:") and "not valid YAML" in line
+
+
+def test_unknown_stage_in_only_exits_2(example, invoke):
+    done = invoke(example, "ci.all", "--only", "lint,tset")
+    assert done.returncode == 2
+    assert (
+        one_error_line(done) == "error: --only: unknown stage 'tset'; did you mean 'test'? stages: lint, test"
+    )
+
+
+def test_bad_option_value_exits_2(example, invoke):
+    done = invoke(example, "ci.test", "--min-coverage", "lots")
+    assert done.returncode == 2
+    assert one_error_line(done) == 'error: --min-coverage must be a number between 0 and 100, got "lots"'
+
+
+def test_settings_typo_still_lets_invoke_list_tasks(example, invoke):
+    (example / "invoke.yaml").write_text("ci: {tset: {}}\n")
+    done = invoke(example, "--list")
+    assert done.returncode == 0 and "ci.all" in done.stdout

@@ -1,0 +1,88 @@
+"""`invoke ci.all` on the example project, end to end: real ruff, pytest and coverage."""
+
+import json
+
+import junitparser
+import pytest
+
+pytestmark = pytest.mark.tool("invoke", "ruff", "sklearn", "pandas")
+
+
+def junit_cases(folder):
+    xml = junitparser.JUnitXml.fromfile(str(folder / "build" / "ci" / "junit.xml"))
+    return {suite.name: list(suite) for suite in xml}
+
+
+def test_all_passes_on_the_example_and_prints_its_summary(example, invoke):
+    done = invoke(example, "ci.all")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "| lint | ✅ passed |" in done.stdout
+    assert "| test | ✅ passed |" in done.stdout
+    assert done.stdout.splitlines()[-1].startswith("dsci: ") and " 0 failed" in done.stdout.splitlines()[-1]
+    summary = (example / "build" / "ci" / "summary.md").read_text()
+    assert summary.startswith("## dsci: ✅ passed")
+    report = json.loads((example / "build" / "ci" / "report.json").read_text())
+    coverage = next(c for c in report["stages"][1]["checks"] if c["name"] == "coverage")
+    assert coverage["status"] == "passed" and coverage["threshold"] == 80 and coverage["value"] >= 80
+    cases = junit_cases(example)
+    assert list(cases) == ["lint", "test"]
+    assert all(case.is_passed for case in cases["test"])
+    assert {"test_model_separates_malignant_from_benign", "coverage"} <= {c.name for c in cases["test"]}
+    for artifact in ("pytest.xml", "coverage.xml", "coverage.json"):
+        assert (example / "build" / "ci" / artifact).exists()
+
+
+def test_breaking_an_example_test_fails_the_run_and_names_the_test(example, invoke):
+    test_file = example / "tests" / "test_model.py"
+    test_file.write_text(
+        test_file.read_text().replace('metrics["roc_auc"] > 0.95', 'metrics["roc_auc"] > 0.9999')
+    )
+    done = invoke(example, "ci.all")
+    assert done.returncode == 1
+    failed = [case for case in junit_cases(example)["test"] if not case.is_passed]
+    assert [case.name for case in failed] == ["test_model_separates_malignant_from_benign"]
+    assert failed[0].classname == "tests.test_model"
+    summary = (example / "build" / "ci" / "summary.md").read_text()
+    assert summary.startswith("## dsci: ❌ failed")
+    assert "test_model_separates_malignant_from_benign (tests/test_model.py:25)" in summary
+    assert "tests/test_model.py:25: error: test_model_separates_malignant_from_benign" in done.stdout
+
+
+def test_lint_finding_stops_the_pipeline_before_tests(example, invoke):
+    (example / "clinic" / "extra.py").write_text("import os\n")
+    done = invoke(example, "ci.all")
+    assert done.returncode == 1
+    assert "clinic/extra.py:1: error: F401" in done.stdout
+    report = json.loads((example / "build" / "ci" / "report.json").read_text())
+    assert [s["status"] for s in report["stages"]] == ["failed", "skipped"]
+
+
+def test_in_github_actions_output_is_grouped_annotated_and_summarised(example, invoke, tmp_path):
+    (example / "clinic" / "extra.py").write_text("import os\n")
+    step_summary = tmp_path / "step-summary.md"
+    done = invoke(
+        example, "ci.all", "--keep-going", GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(step_summary)
+    )
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert "::group::[1/2] lint" in lines and "::group::[2/2] test" in lines
+    assert any(line.startswith("::error file=clinic/extra.py,line=1,title=F401::") for line in lines)
+    assert step_summary.read_text().startswith("## dsci: ❌ failed")
+
+
+def test_in_azure_pipelines_the_summary_is_uploaded(example, invoke):
+    done = invoke(example, "ci.lint", TF_BUILD="True")
+    assert done.returncode == 0
+    assert "##[group][1/1] lint" in done.stdout
+    summary = example / "build" / "ci" / "summary.md"
+    assert f"##vso[task.uploadsummary]{summary}" in done.stdout
+
+
+def test_single_stages_accept_options_that_beat_config(example, invoke):
+    done = invoke(example, "ci.test", "--min-coverage", "99.9", "--args", "-k data")
+    assert done.returncode == 1
+    report = json.loads((example / "build" / "ci" / "report.json").read_text())
+    coverage = next(c for c in report["stages"][0]["checks"] if c["name"] == "coverage")
+    assert coverage["threshold"] == 99.9 and coverage["status"] == "failed"
+    names = {c["name"] for c in report["stages"][0]["checks"]}
+    assert "test_model_separates_malignant_from_benign" not in names  # -k data left it out
