@@ -9,7 +9,6 @@ and the config reference in the README (``reference()``).
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 import os
 import shlex
@@ -238,6 +237,8 @@ def validate(
 
 
 def _suggest(node: Mapping[str, Any], path: tuple[str, ...], key: str) -> str:
+    import difflib
+
     close = difflib.get_close_matches(str(key), list(node), n=1, cutoff=0.5)
     if close:
         return f"; did you mean {dotted((*path, close[0]))}?"

@@ -3,16 +3,15 @@
 Every task goes through ``run_stages``. It validates the ``ci:`` settings,
 runs each stage with timing, turns dsci's errors into a one-line message and
 the exit code of DESIGN.md, writes report.json, junit.xml and summary.md, and
-lets the CI provider present it all. Stages are plain functions of
-``(context, settings)`` that return a StageResult.
+lets the CI provider present it all. Task bodies import it when they run, so
+that loading the collection (`invoke --list`) stays light.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,19 +23,7 @@ from ci.core.environment import Provider, detect
 from ci.core.errors import DsciError
 from ci.core.process import Runner, context_runner
 from ci.core.results import Run, StageResult, Status
-
-# Every stage of DESIGN.md, in pipeline order: it sorts the report. Which
-# stages exist is ci.tasks.pipeline.STAGES; a name here is only a position.
-ORDER = (
-    "lint", "test", "notebooks", "data", "model", "package", "sign", "image", "parity", "deploy", "notify",
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Stage:
-    name: str
-    run: Callable[[Any, Settings], StageResult]
-    quiet: bool = True  # hides its tools' output, so a terminal shows a progress line
+from ci.tasks._stage import ORDER, Stage
 
 
 class Settings:

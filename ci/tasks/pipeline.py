@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
-
 from invoke import task
 
-from ci.core.environment import detect
 from ci.core.errors import ConfigError
 from ci.tasks import quality
-from ci.tasks._pipeline import Settings, Stage, fail, run_stages
+from ci.tasks._stage import Stage
 
 # The stages that exist, in pipeline order. A stage joins when it is built, not before.
 STAGES: tuple[Stage, ...] = (quality.LINT, quality.TEST)
@@ -18,6 +15,9 @@ NAMES = tuple(stage.name for stage in STAGES)
 
 def check_names(source: str, names: list[str]) -> None:
     """ConfigError for a name that is no stage, naming where it came from and the closest stage."""
+
+    import difflib
+
     for name in names:
         if name not in NAMES:
             close = difflib.get_close_matches(name, NAMES, n=1)
@@ -55,6 +55,9 @@ def _names(values: list[str] | None) -> list[str]:
 )
 def all_(c, only=None, skip=None, keep_going=None):
     """Run the whole pipeline: lint, test, ... Reports go to ci.report_dir."""
+    from ci.core.environment import detect
+    from ci.tasks._pipeline import Settings, fail, run_stages
+
     provider = detect()
     try:
         settings = Settings(c).validate()

@@ -6,22 +6,25 @@ from typing import Any
 
 from invoke import task
 
-from ci import quality
-from ci.tasks._pipeline import Settings, Stage, run_stages
+from ci.tasks._stage import Stage
 
 
-def lint_stage(c: Any, s: Settings, paths: str | None = None, check_format: bool | None = None) -> Any:
+def lint_stage(c: Any, s: Any, paths: str | None = None, check_format: str | None = None) -> Any:
+    from ci import quality
+
     return quality.lint(
         s.get("lint.paths", paths, "--paths"),
-        check_format=s.get("lint.format", check_format),
+        check_format=s.get("lint.format", check_format, "--format"),
         run=s.runner(),
         root=s.root,
     )
 
 
 def test_stage(
-    c: Any, s: Settings, paths: str | None = None, args: str | None = None, min_coverage: str | None = None
+    c: Any, s: Any, paths: str | None = None, args: str | None = None, min_coverage: str | None = None
 ) -> Any:
+    from ci import quality
+
     return quality.test(
         s.get("test.paths", paths, "--paths"),
         args=s.get("test.args", args, "--args"),
@@ -46,7 +49,9 @@ TEST = Stage("test", test_stage, quiet=False)
 )
 def lint(c, paths=None, format=None):  # noqa: A002 - the flag reads best as --format
     """Lint with ruff: every finding a check, annotated in CI."""
-    run_stages(c, [Stage("lint", lambda c, s: lint_stage(c, s, paths, format))])
+    from ci.tasks._pipeline import run_stages
+
+    run_stages(c, [LINT._replace(run=lambda c, s: lint_stage(c, s, paths, format))])
 
 
 @task(
@@ -58,4 +63,6 @@ def lint(c, paths=None, format=None):  # noqa: A002 - the flag reads best as --f
 )
 def test(c, paths=None, args=None, min_coverage=None):
     """Run pytest under coverage: JUnit XML, coverage reports, a coverage gate."""
-    run_stages(c, [Stage("test", lambda c, s: test_stage(c, s, paths, args, min_coverage), quiet=False)])
+    from ci.tasks._pipeline import run_stages
+
+    run_stages(c, [TEST._replace(run=lambda c, s: test_stage(c, s, paths, args, min_coverage))])

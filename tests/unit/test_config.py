@@ -166,3 +166,8 @@ def test_show_writes_values_as_json():
     assert config.show("high") == '"high"'
     assert config.show([1, "a"]) == '[1, "a"]'
     assert json.loads(config.show({"a": None})) == {"a": None}
+
+
+def test_readme_reference_is_current():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert config.reference() in readme, "run `invoke schema` and commit the result"

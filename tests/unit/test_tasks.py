@@ -8,7 +8,7 @@ from invoke import Exit, Result
 from ci.core.errors import EnvError
 from ci.core.results import Check, StageResult, Status
 from ci.tasks import collection, pipeline, quality
-from ci.tasks._pipeline import ORDER, Stage
+from ci.tasks._stage import ORDER, Stage
 
 RUFF = [sys.executable, "-m", "ruff"]
 

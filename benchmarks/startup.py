@@ -1,0 +1,105 @@
+"""`invoke --list` in the example project against a bare two-task tasks.py.
+
+Paired runs, alternating which goes first; medians and their ratio. The
+target: the example within 1.25x of the bare tasks.py (no heavy import at
+collection load). Run from the repository root:
+
+    .venv/bin/python benchmarks/startup.py [--runs 21] [--write benchmarks/results/startup.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "clinic"
+INVOKE = str(Path(sys.executable).parent / "invoke")
+TARGET = 1.25
+
+BARE_TASKS = '''from invoke import task
+
+
+@task
+def build(c):
+    """Build."""
+
+
+@task
+def clean(c):
+    """Clean."""
+'''
+
+
+def timed(folder: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run([INVOKE, "--list"], cwd=folder, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def machine() -> str:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor() or "unknown CPU",
+    )  # fmt: skip
+    memory_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    import invoke
+
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {memory_kib / 2**20:.0f} GiB, "
+        f"{platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, invoke {invoke.__version__}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=21, help="pairs of runs (at least 5)")
+    parser.add_argument("--write", type=Path, help="write the results as Markdown to this file")
+    options = parser.parse_args()
+    runs = max(options.runs, 5)
+    with tempfile.TemporaryDirectory() as bare:
+        Path(bare, "tasks.py").write_text(BARE_TASKS)
+        timed(Path(bare)), timed(EXAMPLE)  # warm the file cache
+        pairs = []
+        for i in range(runs):
+            order = [(Path(bare), "bare"), (EXAMPLE, "example")]
+            if i % 2:
+                order.reverse()
+            pairs.append({name: timed(folder) for folder, name in order})
+    bare_median = statistics.median(p["bare"] for p in pairs)
+    example_median = statistics.median(p["example"] for p in pairs)
+    ratio = example_median / bare_median
+    paired = statistics.median(p["example"] / p["bare"] for p in pairs)
+    verdict = "meets" if ratio <= TARGET else "misses"
+    report = f"""# `invoke --list` start-up
+
+Command: `.venv/bin/python benchmarks/startup.py --runs {runs} --write benchmarks/results/startup.md`
+
+Machine: {machine()}
+
+| what | median of {runs} runs |
+| --- | --- |
+| bare two-task tasks.py | {bare_median * 1000:.0f} ms |
+| examples/clinic (its own tasks + the `ci` collection) | {example_median * 1000:.0f} ms |
+| ratio of medians | {ratio:.2f}x |
+| median of the paired ratios | {paired:.2f}x |
+
+Target: at most {TARGET}x. Result: {verdict} the target.
+"""
+    print(report)
+    if options.write:
+        options.write.parent.mkdir(parents=True, exist_ok=True)
+        options.write.write_text(report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+"""What a stage is, and the pipeline's order. Light: every task module imports it at load."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+# Every stage of DESIGN.md, in pipeline order: it sorts the report. Which
+# stages exist is ci.tasks.pipeline.STAGES; a name here is only a position.
+ORDER = (
+    "lint", "test", "notebooks", "data", "model", "package", "sign", "image", "parity", "deploy", "notify",
+)  # fmt: skip
+
+
+class Stage(NamedTuple):
+    """A stage: a function of (Invoke context, Settings) that returns a StageResult."""
+
+    name: str
+    run: Callable[[Any, Any], Any]
+    quiet: bool = True  # hides its tools' output, so a terminal shows a progress line
