@@ -329,12 +329,13 @@ def locate(filename: str | os.PathLike[str], keys: tuple[str, ...]) -> str:
     return f"{shown}:{line}" if line else shown
 
 
-def check_project_file(folder: str | os.PathLike[str]) -> None:
+def check_project_file(folder: str | os.PathLike[str]) -> dict[str, Any]:
     """Refuse an invoke.yaml that Invoke itself would crash on, with a one-line ConfigError.
 
     Invoke loads the project file before any task runs and shows a traceback
     for a YAML syntax error, or for a value where its defaults hold a mapping
-    (and the reverse); everything else is left to ``validate`` when a stage runs.
+    (and the reverse); everything else is left to ``validate`` when a stage
+    runs. Returns the file's ``ci:`` tree.
     """
     import yaml
 
@@ -355,9 +356,50 @@ def check_project_file(folder: str | os.PathLike[str]) -> None:
             raise ConfigError(f"{display(path)}: cannot be read as YAML: {error}") from None
         if not isinstance(data, (dict, type(None))):
             raise ConfigError(f"{display(path)}: must hold a mapping of settings, got {show(data)}")
-        if data and "ci" in data:
-            validate(data["ci"], partial(_locate_ci, path), shapes_only=True)
-        return
+        tree = (data or {}).get("ci") or {}
+        validate(tree, partial(_locate_ci, path), shapes_only=True)
+        return tree
+    return {}
+
+
+def check_environment(environ: Mapping[str, str], project: Mapping[str, Any]) -> None:
+    """Refuse ``INVOKE_CI_*`` values that Invoke would crash on or silently misread.
+
+    Invoke casts an environment value to the type of the value it replaces:
+    it refuses lists with a traceback, reads every boolean but ``0`` and the
+    empty string as true, and fails on ``92.5`` where invoke.yaml holds ``80``.
+    """
+    for path, declared in _walk(SETTINGS):
+        name = "INVOKE_" + "_".join(("ci", *path)).upper()
+        if name not in environ:
+            continue
+        text, where = environ[name], f"environment variable {name}: {dotted(path)}"
+        current = _value_at(project, path, declared.default)
+        if isinstance(current, bool):
+            if text not in ("0", "1", ""):
+                raise ConfigError(
+                    f"{where} must be 1 or 0 (Invoke reads anything else as true), got {show(text)}"
+                )
+        elif isinstance(current, list):
+            raise ConfigError(
+                f"{where} is a list, which Invoke cannot read from the environment; set it in invoke.yaml"
+            )
+        elif isinstance(current, (int, float)):
+            try:
+                accepted = declared.kind.accepts(type(current)(text))
+            except ValueError:
+                accepted = False
+            if not accepted:
+                whole = " (a whole number, as invoke.yaml has one)" if isinstance(current, int) else ""
+                raise ConfigError(f"{where} must be {declared.kind.expected}{whole}, got {show(text)}")
+
+
+def _value_at(tree: Mapping[str, Any], path: tuple[str, ...], default: Any) -> Any:
+    for key in path:
+        if not isinstance(tree, Mapping) or key not in tree:
+            return default
+        tree = tree[key]
+    return tree
 
 
 def _locate_ci(path: Path, keys: tuple[str, ...]) -> str:

@@ -6,6 +6,7 @@ be tested without subprocesses; tasks make one from their Invoke context.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import shlex
 import sys
@@ -41,7 +42,8 @@ def context_runner(c: Any, cwd: Path) -> Runner:
     """
 
     def run(argv: Sequence[str], *, quiet: bool = True) -> Completed:
-        with c.cd(str(cwd)):
+        elsewhere = Path.cwd().resolve() != cwd.resolve()
+        with c.cd(str(cwd)) if elsewhere else contextlib.nullcontext():
             result = c.run(shlex.join(argv), hide=quiet, echo=not quiet, warn=True, in_stream=False)
         return Completed(tuple(argv), result.exited, result.stdout, result.stderr)
 

@@ -58,3 +58,17 @@ def test_settings_typo_still_lets_invoke_list_tasks(example, invoke):
     (example / "invoke.yaml").write_text("ci: {tset: {}}\n")
     done = invoke(example, "--list")
     assert done.returncode == 0 and "ci.all" in done.stdout
+
+
+def test_environment_variable_invoke_cannot_cast_exits_2(example, invoke):
+    done = invoke(example, "ci.lint", INVOKE_CI_TEST_MIN_COVERAGE="92.5")
+    assert done.returncode == 2
+    assert one_error_line(done).startswith(
+        "error: environment variable INVOKE_CI_TEST_MIN_COVERAGE: ci.test.min_coverage must be"
+    )
+
+
+def test_environment_variable_beats_invoke_yaml(example, invoke):
+    done = invoke(example, "ci.test", INVOKE_CI_TEST_MIN_COVERAGE="100")
+    assert done.returncode == 1
+    assert "line coverage" in done.stdout and "minimum 100%" in done.stdout

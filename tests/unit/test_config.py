@@ -171,3 +171,52 @@ def test_show_writes_values_as_json():
 def test_readme_reference_is_current():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert config.reference() in readme, "run `invoke schema` and commit the result"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "project", "expected"),
+    [
+        (
+            "INVOKE_CI_TEST_MIN_COVERAGE",
+            "abc",
+            {},
+            "environment variable INVOKE_CI_TEST_MIN_COVERAGE: ci.test.min_coverage must be "
+            'a number between 0 and 100, got "abc"',
+        ),
+        (
+            "INVOKE_CI_TEST_MIN_COVERAGE",
+            "92.5",
+            {"test": {"min_coverage": 80}},
+            "environment variable INVOKE_CI_TEST_MIN_COVERAGE: ci.test.min_coverage must be "
+            'a number between 0 and 100 (a whole number, as invoke.yaml has one), got "92.5"',
+        ),
+        (
+            "INVOKE_CI_ALL_KEEP_GOING",
+            "false",
+            {},
+            "environment variable INVOKE_CI_ALL_KEEP_GOING: ci.all.keep_going must be 1 or 0 "
+            '(Invoke reads anything else as true), got "false"',
+        ),
+        (
+            "INVOKE_CI_TEST_PATHS",
+            "src",
+            {},
+            "environment variable INVOKE_CI_TEST_PATHS: ci.test.paths is a list, which Invoke "
+            "cannot read from the environment; set it in invoke.yaml",
+        ),
+    ],
+)
+def test_environment_values_invoke_would_crash_on_or_misread_are_refused(variable, value, project, expected):
+    with pytest.raises(ConfigError) as caught:
+        config.check_environment({variable: value}, project)
+    assert str(caught.value) == expected
+
+
+def test_environment_values_invoke_can_read_pass():
+    environ = {
+        "INVOKE_CI_TEST_MIN_COVERAGE": "92.5",
+        "INVOKE_CI_ALL_KEEP_GOING": "1",
+        "INVOKE_CI_REPORT_DIR": "x",
+    }
+    config.check_environment(environ, {})
+    config.check_environment({"INVOKE_CI_TEST_MIN_COVERAGE": "92"}, {"test": {"min_coverage": 80}})
