@@ -77,6 +77,7 @@ def test(
     """pytest under coverage: each test a check, plus a coverage check against the minimum."""
     coverage = python_module("coverage", COVERAGE)
     python_module("pytest", PYTEST)
+    report_dir.mkdir(parents=True, exist_ok=True)
     junit = report_dir / "pytest.xml"
     data = report_dir / ".coverage"
     junit.unlink(missing_ok=True)

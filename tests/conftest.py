@@ -18,6 +18,13 @@ def _available(name: str) -> bool:
     return shutil.which(name) is not None or importlib.util.find_spec(name) is not None
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "tool(*names): needs these tools or services; skipped when absent, a failure when CI is set",
+    )
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     for marker in item.iter_markers("tool"):
         missing = [name for name in marker.args if not _available(name)]

@@ -31,6 +31,7 @@ class Provider:
     """A terminal: plain headers and annotations, a live progress line for quiet stages."""
 
     name = "terminal"
+    annotates_errors = False
     tick = 0.1  # seconds between frames of the progress spinner
 
     def __init__(self, environ: Mapping[str, str] | None = None, out: TextIO | None = None) -> None:
@@ -97,12 +98,28 @@ class Provider:
         self.write(f"{_MARKS[result.status]} {result.name} {result.status}: {_outcome(result)}")
 
     def annotate(self, check: Check) -> None:
+        """A failed or warned check, pointing at its file and line where it has them."""
         level = "error" if check.status is Status.FAILED else "warning"
-        text = f"{check.name}: {check.message}" if check.message else check.name
-        self.write(f"{_location(check)}{level}: {text}")
+        self.issue(level, check.message or check.name, title=check.name, file=check.file, line=check.line)
+
+    def issue(
+        self,
+        level: str,
+        message: str,
+        *,
+        title: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        """One annotation; here in the compiler style that editors and Jenkins' warnings parsers read."""
+        where = f"{file}:{line}: " if file and line else f"{file}: " if file else ""
+        text = f"{title}: {message}" if title and title != message else message
+        self.write(f"{where}{level}: {text}")
 
     def error(self, message: str) -> None:
-        """An error that stopped a task: one line on stderr."""
+        """An error that stopped a task: one line on stderr, and an annotation where the CI shows them."""
+        if self.annotates_errors:
+            self.issue("error", message)
         print(f"error: {message}", file=sys.stderr, flush=True)
 
     def publish_summary(self, markdown: str, path: Path) -> None:
@@ -114,6 +131,7 @@ class GitHubActions(Provider):
     """Workflow commands on stdout and the job summary file."""
 
     name = "github"
+    annotates_errors = True
 
     def begin_group(self, title: str) -> None:
         self.write(f"::group::{title}")
@@ -121,15 +139,18 @@ class GitHubActions(Provider):
     def end_group(self) -> None:
         self.write("::endgroup::")
 
-    def annotate(self, check: Check) -> None:
-        level = "error" if check.status is Status.FAILED else "warning"
-        props = {"file": check.file, "line": check.line, "title": check.name}
+    def issue(
+        self,
+        level: str,
+        message: str,
+        *,
+        title: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        props = {"file": file, "line": line, "title": title}
         fields = ",".join(f"{k}={_gh_escape(str(v), prop=True)}" for k, v in props.items() if v)
-        self.write(f"::{level} {fields}::{_gh_escape(check.message or check.name)}")
-
-    def error(self, message: str) -> None:
-        self.write(f"::error::{_gh_escape(message)}")
-        super().error(message)
+        self.write(f"::{level}{' ' if fields else ''}{fields}::{_gh_escape(message)}")
 
     def publish_summary(self, markdown: str, path: Path) -> None:
         target = self.environ.get("GITHUB_STEP_SUMMARY")
@@ -143,6 +164,7 @@ class AzurePipelines(Provider):
     """Logging commands (##vso[...]) on stdout; the summary is uploaded as a tab."""
 
     name = "azure"
+    annotates_errors = True
 
     def begin_group(self, title: str) -> None:
         self.write(f"##[group]{title}")
@@ -150,15 +172,18 @@ class AzurePipelines(Provider):
     def end_group(self) -> None:
         self.write("##[endgroup]")
 
-    def annotate(self, check: Check) -> None:
-        level = "error" if check.status is Status.FAILED else "warning"
-        props = {"type": level, "sourcepath": check.file, "linenumber": check.line, "code": check.name}
+    def issue(
+        self,
+        level: str,
+        message: str,
+        *,
+        title: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        props = {"type": level, "sourcepath": file, "linenumber": line, "code": title}
         fields = ";".join(f"{k}={_vso_escape(str(v), prop=True)}" for k, v in props.items() if v)
-        self.write(f"##vso[task.logissue {fields}]{_vso_escape(check.message or check.name)}")
-
-    def error(self, message: str) -> None:
-        self.write(f"##vso[task.logissue type=error]{_vso_escape(message)}")
-        super().error(message)
+        self.write(f"##vso[task.logissue {fields}]{_vso_escape(message)}")
 
     def publish_summary(self, markdown: str, path: Path) -> None:
         self.write(f"##vso[task.uploadsummary]{path.resolve()}")
@@ -196,12 +221,6 @@ def _outcome(result: StageResult) -> str:
     if result.error:
         text = f"{text}; stopped: {result.error}"
     return f"{text} in {result.duration:.1f} s"
-
-
-def _location(check: Check) -> str:
-    if not check.file:
-        return ""
-    return f"{check.file}:{check.line}: " if check.line else f"{check.file}: "
 
 
 def _gh_escape(text: str, prop: bool = False) -> str:

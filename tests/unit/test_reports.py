@@ -89,6 +89,18 @@ def test_junit_reads_as_jenkins_would(run, tmp_path):
     assert xml.tests == 7 and xml.failures == 2
 
 
+def test_junit_has_what_jenkins_requires_of_every_testcase(run, tmp_path):
+    from xml.etree import ElementTree as ET
+
+    reports.write(run, tmp_path)
+    root = ET.parse(tmp_path / "junit.xml").getroot()
+    for suite in root.iter("testsuite"):
+        assert suite.get("name") and float(suite.get("time")) >= 0
+        for case in suite.iter("testcase"):
+            assert case.get("classname") and case.get("name")
+            float(case.get("time", "0"))  # the plugin rejects a time that is not a number
+
+
 def test_summary_names_failures_and_gates(run):
     summary = reports.render_summary(run)
     assert summary.startswith("## dsci: ❌ failed (2 passed, 3 failed, 2 skipped)")
