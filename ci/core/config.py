@@ -12,15 +12,25 @@ import copy
 import json
 import os
 import shlex
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ci.core.errors import ConfigError
 
 SCHEMA_RESOURCE = "config.schema.json"
+TASKS = ("binary", "multiclass", "regression")
+GATE_MODES = ("enforce", "dry-run", "disabled")
+
+
+class Problem(NamedTuple):
+    """What is wrong with a value, at ``path`` below the setting: a wrong value or an unknown key."""
+
+    path: tuple[str, ...]
+    expected: str = ""
+    keys: tuple[str, ...] = ()  # for an unknown key: the keys valid there
 
 
 class Kind:
@@ -30,6 +40,10 @@ class Kind:
 
     def accepts(self, value: Any) -> bool:
         raise NotImplementedError
+
+    def problem(self, value: Any) -> Problem | None:
+        """The first thing wrong with ``value``, or None."""
+        return None if self.accepts(value) else Problem((), self.expected)
 
     def schema(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -121,6 +135,99 @@ class ListOf(Kind):
         return [self.item.parse(part.strip()) for part in text.split(",") if part.strip()]
 
 
+@dataclass(frozen=True)
+class Choice(Kind):
+    values: tuple[str, ...]
+
+    @property
+    def expected(self) -> str:  # type: ignore[override]
+        return "one of " + ", ".join(show(v) for v in self.values)
+
+    def accepts(self, value: Any) -> bool:
+        return value in self.values
+
+    def schema(self) -> dict[str, Any]:
+        return {"enum": list(self.values)}
+
+    def parse(self, text: str) -> str:
+        if text not in self.values:
+            raise ValueError(text)
+        return text
+
+
+@dataclass(frozen=True)
+class Maybe(Kind):
+    """A value of ``kind``, or null for "not set"."""
+
+    kind: Kind
+
+    @property
+    def expected(self) -> str:  # type: ignore[override]
+        return f"{self.kind.expected} or null"
+
+    def accepts(self, value: Any) -> bool:
+        return value is None or self.kind.accepts(value)
+
+    def schema(self) -> dict[str, Any]:
+        return {"anyOf": [self.kind.schema(), {"type": "null"}]}
+
+    def parse(self, text: str) -> Any:
+        return self.kind.parse(text)
+
+
+@dataclass(frozen=True)
+class Record(Kind):
+    """A mapping with known keys, each of its own kind; keys left out take no value."""
+
+    fields: Mapping[str, Kind]
+    expected: str = "a mapping of settings"
+
+    def accepts(self, value: Any) -> bool:
+        return self.problem(value) is None
+
+    def problem(self, value: Any) -> Problem | None:
+        if not isinstance(value, Mapping):
+            return Problem((), self.expected)
+        for key, item in value.items():
+            if key not in self.fields:
+                return Problem((str(key),), keys=tuple(self.fields))
+            found = self.fields[key].problem(item)
+            if found:
+                return found._replace(path=(key, *found.path))
+        return None
+
+    def schema(self) -> dict[str, Any]:
+        properties = {key: kind.schema() for key, kind in self.fields.items()}
+        return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+@dataclass(frozen=True)
+class MapOf(Kind):
+    """A mapping from names the user chooses (``what``) to values of one kind."""
+
+    item: Kind
+    what: str = "a name"
+
+    @property
+    def expected(self) -> str:  # type: ignore[override]
+        return f"a mapping from {self.what} to {self.item.expected}"
+
+    def accepts(self, value: Any) -> bool:
+        return self.problem(value) is None
+
+    def problem(self, value: Any) -> Problem | None:
+        if not isinstance(value, Mapping):
+            return Problem((), self.expected)
+        for key, item in value.items():
+            found = self.item.problem(item)
+            if found:
+                return found._replace(path=(str(key), *found.path))
+        return None
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "object", "additionalProperties": self.item.schema()}
+
+
 class Args(ListOf):
     """Extra arguments for a tool: a list in config, a shell-quoted string on the command line."""
 
@@ -168,6 +275,81 @@ SETTINGS: dict[str, Any] = {
             "Packages or folders coverage measures; empty leaves it to coverage's own config.",
         ),
     },
+    "model": {
+        "path": Setting("", Str(), "The model file; empty leaves the model stage out."),
+        "format": Setting(
+            "auto",
+            Choice(("auto", "joblib", "pickle", "skops", "onnx", "hook")),
+            "How to load it; auto goes by the file's suffix (.joblib, .pkl, .skops, .onnx).",
+        ),
+        "hook": Setting(
+            "",
+            Str(),
+            "With format hook: module:function that takes the feature DataFrame and returns predictions.",
+        ),
+        "trusted": Setting([], ListOf(Str()), "Types a .skops file may hold beyond skops' own trusted ones."),
+        "train": Setting(
+            "", Str(), "A command run first to make the model, e.g. `invoke train`; empty runs none."
+        ),
+        "holdout": Setting("", Str(), "The holdout data the model is judged on: CSV or Parquet."),
+        "target": Setting("target", Str(), "The holdout column with the true values."),
+        "features": Setting(
+            [], ListOf(Str()), "Feature columns; empty takes every column but target, segment and drop."
+        ),
+        "drop": Setting([], ListOf(Str()), "Holdout columns that are neither features nor target (ids)."),
+        "task": Setting("binary", Choice(TASKS), "binary, multiclass or regression."),
+        "method": Setting(
+            "auto",
+            Choice(("auto", "predict", "predict_proba")),
+            "How to score; auto uses predict_proba for classifiers that have it.",
+        ),
+        "metrics": Setting([], ListOf(Str()), "Metrics to compute; empty computes every metric of the task."),
+        "segment_by": Setting("", Str(), "A column (e.g. clinic): metrics and gates also per value of it."),
+        "gates": Setting(
+            {},
+            MapOf(
+                Record(
+                    {
+                        "min": Maybe(Number()),
+                        "max": Maybe(Number()),
+                        "min_change": Maybe(Number()),
+                        "min_relative_change": Maybe(Number()),
+                        "mode": Maybe(Choice(GATE_MODES)),
+                        "segments": Bool(),
+                    },
+                    expected="a gate: min, max, min_change, min_relative_change, mode, segments",
+                ),
+                what="metric names",
+            ),
+            "Per metric: min/max, and against the baseline min_change/min_relative_change "
+            "(positive is better); mode; segments (gate each segment too, default true).",
+        ),
+        "mode": Setting(
+            "enforce", Choice(GATE_MODES), "Gates' default mode: enforce, dry-run (report only) or disabled."
+        ),
+        "baseline": {
+            "path": Setting(
+                "", Str(), "Metrics JSON to compare with (`--update-baseline` writes it); empty: none."
+            ),
+            "rev": Setting(
+                "merge-base",
+                Str(),
+                "Read the baseline at this git revision; merge-base: where HEAD left baseline.branch; "
+                "empty: the file as it is.",
+            ),
+            "branch": Setting("main", Str(), "The main branch, for rev merge-base."),
+        },
+        "plots": Setting(True, Bool(), "Write ROC curve and confusion matrix (or predicted vs actual) PNGs."),
+        "onnx": {
+            "enabled": Setting(
+                False, Bool(), "In ci.all, export to ONNX and check parity (ci.model.export)."
+            ),
+            "double": Setting(False, Bool(), "Export in double precision where the converter supports it."),
+            "tolerance": Setting(
+                1e-5, Number(0), "Largest absolute difference allowed between the two runtimes' scores."
+            ),
+        },
+    },
 }
 
 
@@ -212,37 +394,43 @@ def validate(
     ``shapes_only``, only mappings where values belong (and the reverse) count.
     """
 
-    def check(node: Mapping[str, Any], value: Any, path: tuple[str, ...]) -> None:
+    def problem(node: Mapping[str, Any], value: Any) -> Problem | None:
         if not isinstance(value, Mapping):
-            raise ConfigError(
-                f"{where(path)}: {dotted(path)} must be a mapping of settings, got {show(value)}"
-            )
+            return Problem((), "a mapping of settings")
         for key, item in value.items():
-            here = (*path, key)
-            if key not in node:
-                if shapes_only:
-                    continue
-                raise ConfigError(f"{where(here)}: unknown key {dotted(here)}{_suggest(node, path, key)}")
-            declared = node[key]
-            if isinstance(declared, Setting):
-                wrong_shape = isinstance(item, Mapping) and not isinstance(declared.default, Mapping)
-                if not declared.kind.accepts(item) and (wrong_shape or not shapes_only):
-                    raise ConfigError(
-                        f"{where(here)}: {dotted(here)} must be {declared.kind.expected}, got {show(item)}"
-                    )
+            declared = node.get(key)
+            if declared is None:
+                found = None if shapes_only else Problem((), keys=tuple(node))
+            elif isinstance(declared, Setting):
+                wrong_shape = isinstance(item, Mapping) != isinstance(declared.default, Mapping)
+                found = declared.kind.problem(item) if wrong_shape or not shapes_only else None
             else:
-                check(declared, item, here)
+                found = problem(declared, item)
+            if found:
+                return found._replace(path=(key, *found.path))
+        return None
 
-    check(SETTINGS, tree, ())
+    found = problem(SETTINGS, tree)
+    if not found:
+        return
+    path, value = found.path, _value_at(tree, found.path, None)
+    if found.keys:
+        close = closest(path[-1], found.keys)
+        hint = (
+            f"; did you mean {dotted((*path[:-1], close))}?"
+            if close
+            else f"; valid keys here: {', '.join(sorted(found.keys))}"
+        )
+        raise ConfigError(f"{where(path)}: unknown key {dotted(path)}{hint}")
+    raise ConfigError(f"{where(path)}: {dotted(path)} must be {found.expected}, got {show(value)}")
 
 
-def _suggest(node: Mapping[str, Any], path: tuple[str, ...], key: str) -> str:
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to ``word``, when one is close enough to be a likely typo."""
     import difflib
 
-    close = difflib.get_close_matches(str(key), list(node), n=1, cutoff=0.5)
-    if close:
-        return f"; did you mean {dotted((*path, close[0]))}?"
-    return f"; valid keys here: {', '.join(sorted(node))}"
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.5)
+    return close[0] if close else None
 
 
 def show(value: Any) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -39,12 +40,17 @@ def context_runner(c: Any, cwd: Path) -> Runner:
 
     ``quiet`` commands are probes whose output is parsed: hidden. Others
     echo what they run and stream their output, which is still captured.
+    The environment dsci runs in comes first on PATH, as in a virtualenv's
+    activated shell, so that `invoke train` finds the same invoke.
     """
+    path = os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", "")))
 
     def run(argv: Sequence[str], *, quiet: bool = True) -> Completed:
         elsewhere = Path.cwd().resolve() != cwd.resolve()
         with c.cd(str(cwd)) if elsewhere else contextlib.nullcontext():
-            result = c.run(shlex.join(argv), hide=quiet, echo=not quiet, warn=True, in_stream=False)
+            result = c.run(
+                shlex.join(argv), hide=quiet, echo=not quiet, warn=True, in_stream=False, env={"PATH": path}
+            )
         return Completed(tuple(argv), result.exited, result.stdout, result.stderr)
 
     return run

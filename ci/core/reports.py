@@ -156,14 +156,16 @@ def render_summary(run: Run) -> str:
 
 def _stage_details(stage: StageResult) -> list[str]:
     rows = [c for c in stage.checks if c.status in (Status.FAILED, Status.WARNED) or c.measured]
-    if not rows and stage.error is None and stage.skipped is None:
+    if not (rows or stage.summary) and stage.error is None and stage.skipped is None:
         return []
     lines = ["", f"### {_ICONS[stage.status]} {stage.name}", ""]
     if stage.skipped is not None:
         lines.append(f"Skipped: {_cell(stage.skipped)}")
     if stage.error is not None:
         lines.append(f"Stopped: {_cell(stage.error)}")
-    if rows:
+    if stage.summary:
+        lines += ["", stage.summary.rstrip()] if len(lines) > 3 else [stage.summary.rstrip()]
+    elif rows:
         if len(lines) > 3:
             lines.append("")
         lines += ["| check | status | value | threshold | message |", "| --- | --- | --- | --- | --- |"]

@@ -30,6 +30,7 @@ class Check:
     line: int | None = None
     output: str = ""  # long text: a traceback, a diff, failing rows
     duration: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)  # every number behind the verdict
 
     @property
     def measured(self) -> bool:
@@ -52,6 +53,7 @@ class StageResult:
     skipped: str | None = None  # the reason, when the stage did not run
     error: str | None = None  # the message of an error that stopped the stage
     error_code: int | None = None
+    summary: str = ""  # Markdown of the stage's own, in summary.md instead of the table of checks
 
     @property
     def status(self) -> Status:

@@ -16,15 +16,38 @@ INVOKE = str(Path(sys.executable).parent / "invoke")
 PROVIDER_VARIABLES = ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "TF_BUILD", "JENKINS_URL", "JENKINS_HOME")
 
 
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "dsci tests",
+    "GIT_AUTHOR_EMAIL": "tests@dsci.invalid",
+    "GIT_COMMITTER_NAME": "dsci tests",
+    "GIT_COMMITTER_EMAIL": "tests@dsci.invalid",
+}
+
+
+def git(folder: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *args],
+        cwd=folder,
+        env={**os.environ, **GIT_IDENTITY},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
 @pytest.fixture
 def example(tmp_path):
-    """A fresh copy of examples/clinic, as a user's repository."""
+    """A fresh copy of examples/clinic as a user's repository: a git repository on main, all committed."""
     target = tmp_path / "clinic"
     shutil.copytree(
         EXAMPLE,
         target,
         ignore=shutil.ignore_patterns("build", "models", "__pycache__", ".ruff_cache", ".pytest_cache"),
     )
+    git(target, "init", "--quiet", "--initial-branch=main")
+    git(target, "add", "--all")
+    git(target, "commit", "--quiet", "--message", "the clinic project")
     return target
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-pytestmark = pytest.mark.tool("invoke")
+pytestmark = pytest.mark.tool("invoke", "git")
 
 
 def one_error_line(done):
@@ -44,7 +44,8 @@ def test_unknown_stage_in_only_exits_2(example, invoke):
     done = invoke(example, "ci.all", "--only", "lint,tset")
     assert done.returncode == 2
     assert (
-        one_error_line(done) == "error: --only: unknown stage 'tset'; did you mean 'test'? stages: lint, test"
+        one_error_line(done)
+        == "error: --only: unknown stage 'tset'; did you mean 'test'? stages: lint, test, model, onnx"
     )
 
 

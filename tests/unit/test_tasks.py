@@ -32,7 +32,13 @@ def report(project):
 def test_collection_declares_every_default_and_the_tasks():
     ns = collection()
     assert ns.name == "ci"
-    assert sorted(ns.task_names) == ["all", "lint", "test"]
+    assert ns.task_names == {
+        "all": [],
+        "lint": [],
+        "test": [],
+        "model.evaluate": ["model"],
+        "model.export": [],
+    }
     assert ns.configuration()["ci"]["test"]["paths"] == ["tests"]
 
 

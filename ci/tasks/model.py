@@ -1,0 +1,91 @@
+"""ci.model (evaluate, the default) and ci.model.export: metrics, gates, ONNX parity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invoke import task
+
+from ci.tasks._stage import Stage
+
+
+def model_settings(s: Any, **given: Any) -> dict[str, Any]:
+    """``ci.model`` with the command line's values on top."""
+    cfg = dict(s.get("model"))
+    for key, value in given.items():
+        cfg[key] = s.get(f"model.{key}", value, f"--{key.replace('_', '-')}")
+    return cfg
+
+
+def model_stage(c: Any, s: Any, mode: str | None = None, update_baseline: bool = False, **given: Any) -> Any:
+    from ci.model import evaluation
+
+    return evaluation.evaluate(
+        model_settings(s, **given),
+        run=s.runner(),
+        root=s.root,
+        report_dir=s.report_dir,
+        mode=None if mode is None else s.get("model.mode", mode, "--mode"),
+        update_baseline=update_baseline,
+    )
+
+
+def onnx_stage(
+    c: Any, s: Any, double: str | None = None, tolerance: str | None = None, force: bool = False
+) -> Any:
+    from ci.core.results import StageResult
+    from ci.model import evaluation
+
+    cfg = s.get("model")
+    if evaluation.configured(cfg) and not (force or s.get("model.onnx.enabled")):
+        return StageResult("onnx", skipped="ci.model.onnx.enabled is false")
+    return evaluation.export_onnx(  # skips itself when no model is configured
+        cfg,
+        root=s.root,
+        report_dir=s.report_dir,
+        double=s.get("model.onnx.double", double, "--double"),
+        tolerance=s.get("model.onnx.tolerance", tolerance, "--tolerance"),
+    )
+
+
+MODEL = Stage("model", model_stage, quiet=False)
+ONNX = Stage("onnx", onnx_stage)
+
+
+@task(
+    default=True,
+    help={
+        "path": "The model file (ci.model.path).",
+        "holdout": "The holdout data, CSV or Parquet (ci.model.holdout).",
+        "mode": "enforce, dry-run or disabled, for every gate (beats ci.model.mode and each gate's own).",
+        "update_baseline": "Write the metrics to ci.model.baseline.path, to commit as the new baseline.",
+    },
+)
+def evaluate(c, path=None, holdout=None, mode=None, update_baseline=False):
+    """Judge the model on the holdout: metrics, gates against thresholds and the baseline, plots."""
+    from ci.tasks._pipeline import run_stages
+
+    def stage(c: Any, s: Any) -> Any:
+        return model_stage(c, s, mode, update_baseline, path=path, holdout=holdout)
+
+    run_stages(c, [MODEL._replace(run=stage)])
+
+
+@task(
+    optional=["double"],
+    help={
+        "format": "The export format: onnx.",
+        "double": "Export in double precision (ci.model.onnx.double).",
+        "tolerance": "Largest score difference allowed between the runtimes (ci.model.onnx.tolerance).",
+    },
+)
+def export(c, format="onnx", double=None, tolerance=None):  # noqa: A002 - the flag reads best as --format
+    """Export the model to ONNX and prove onnxruntime scores the holdout as Python does."""
+    from ci.core.errors import ConfigError
+    from ci.tasks._pipeline import fail, run_stages
+
+    if format != "onnx":
+        from ci.core.environment import detect
+
+        raise fail(detect(), ConfigError(f'--format must be "onnx", got "{format}"'))
+    run_stages(c, [ONNX._replace(run=lambda c, s: onnx_stage(c, s, double, tolerance, force=True))])
