@@ -13,10 +13,9 @@ import json
 import os
 import shlex
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from ci.core.errors import ConfigError
 
@@ -25,12 +24,19 @@ TASKS = ("binary", "multiclass", "regression")
 GATE_MODES = ("enforce", "dry-run", "disabled")
 
 
-class Problem(NamedTuple):
+class Problem:
     """What is wrong with a value, at ``path`` below the setting: a wrong value or an unknown key."""
 
-    path: tuple[str, ...]
-    expected: str = ""
-    keys: tuple[str, ...] = ()  # for an unknown key: the keys valid there
+    __slots__ = ("expected", "keys", "path")
+
+    def __init__(self, path: tuple[str, ...], expected: str = "", keys: tuple[str, ...] = ()) -> None:
+        self.path = path
+        self.expected = expected
+        self.keys = keys  # for an unknown key: the keys valid there
+
+    def below(self, key: str) -> Problem:
+        """The same problem, seen from one level up."""
+        return Problem((key, *self.path), self.expected, self.keys)
 
 
 class Kind:
@@ -81,10 +87,10 @@ class Bool(Kind):
         raise ValueError(text)
 
 
-@dataclass(frozen=True)
 class Number(Kind):
-    minimum: float | None = None
-    maximum: float | None = None
+    def __init__(self, minimum: float | None = None, maximum: float | None = None) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
 
     @property
     def expected(self) -> str:  # type: ignore[override]
@@ -116,9 +122,9 @@ class Number(Kind):
         return value
 
 
-@dataclass(frozen=True)
 class ListOf(Kind):
-    item: Kind
+    def __init__(self, item: Kind) -> None:
+        self.item = item
 
     @property
     def expected(self) -> str:  # type: ignore[override]
@@ -135,9 +141,9 @@ class ListOf(Kind):
         return [self.item.parse(part.strip()) for part in text.split(",") if part.strip()]
 
 
-@dataclass(frozen=True)
 class Choice(Kind):
-    values: tuple[str, ...]
+    def __init__(self, values: tuple[str, ...]) -> None:
+        self.values = values
 
     @property
     def expected(self) -> str:  # type: ignore[override]
@@ -155,11 +161,11 @@ class Choice(Kind):
         return text
 
 
-@dataclass(frozen=True)
 class Maybe(Kind):
     """A value of ``kind``, or null for "not set"."""
 
-    kind: Kind
+    def __init__(self, kind: Kind) -> None:
+        self.kind = kind
 
     @property
     def expected(self) -> str:  # type: ignore[override]
@@ -175,12 +181,12 @@ class Maybe(Kind):
         return self.kind.parse(text)
 
 
-@dataclass(frozen=True)
 class Record(Kind):
     """A mapping with known keys, each of its own kind; keys left out take no value."""
 
-    fields: Mapping[str, Kind]
-    expected: str = "a mapping of settings"
+    def __init__(self, fields: Mapping[str, Kind], expected: str = "a mapping of settings") -> None:
+        self.fields = fields
+        self.expected = expected
 
     def accepts(self, value: Any) -> bool:
         return self.problem(value) is None
@@ -193,7 +199,7 @@ class Record(Kind):
                 return Problem((str(key),), keys=tuple(self.fields))
             found = self.fields[key].problem(item)
             if found:
-                return found._replace(path=(key, *found.path))
+                return found.below(key)
         return None
 
     def schema(self) -> dict[str, Any]:
@@ -201,12 +207,12 @@ class Record(Kind):
         return {"type": "object", "properties": properties, "additionalProperties": False}
 
 
-@dataclass(frozen=True)
 class MapOf(Kind):
     """A mapping from names the user chooses (``what``) to values of one kind."""
 
-    item: Kind
-    what: str = "a name"
+    def __init__(self, item: Kind, what: str = "a name") -> None:
+        self.item = item
+        self.what = what
 
     @property
     def expected(self) -> str:  # type: ignore[override]
@@ -221,7 +227,7 @@ class MapOf(Kind):
         for key, item in value.items():
             found = self.item.problem(item)
             if found:
-                return found._replace(path=(str(key), *found.path))
+                return found.below(str(key))
         return None
 
     def schema(self) -> dict[str, Any]:
@@ -242,11 +248,15 @@ class Args(ListOf):
         return shlex.split(text)
 
 
-@dataclass(frozen=True)
 class Setting:
-    default: Any
-    kind: Kind
-    help: str
+    """One key of the ``ci:`` tree: its default, the kind of value it takes, what it means."""
+
+    __slots__ = ("default", "help", "kind")
+
+    def __init__(self, default: Any, kind: Kind, help: str) -> None:  # noqa: A002 - the word is right
+        self.default = default
+        self.kind = kind
+        self.help = help
 
 
 SETTINGS: dict[str, Any] = {
@@ -407,7 +417,7 @@ def validate(
             else:
                 found = problem(declared, item)
             if found:
-                return found._replace(path=(key, *found.path))
+                return found.below(key)
         return None
 
     found = problem(SETTINGS, tree)
@@ -496,7 +506,7 @@ PROJECT_FILES = ("invoke.yaml", "invoke.yml", "invoke.json")
 
 def locate(filename: str | os.PathLike[str], keys: tuple[str, ...]) -> str:
     """``file:line`` of ``keys`` in a YAML or JSON file; the file alone when the line is unknown."""
-    import yaml
+    from invoke.util import yaml
 
     shown = display(filename)
     try:
@@ -523,9 +533,10 @@ def check_project_file(folder: str | os.PathLike[str]) -> dict[str, Any]:
     Invoke loads the project file before any task runs and shows a traceback
     for a YAML syntax error, or for a value where its defaults hold a mapping
     (and the reverse); everything else is left to ``validate`` when a stage
-    runs. Returns the file's ``ci:`` tree.
+    runs. Returns the file's ``ci:`` tree. The check parses with the YAML library
+    Invoke itself uses (``invoke.util.yaml``), so both read the file alike.
     """
-    import yaml
+    from invoke.util import yaml
 
     for name in PROJECT_FILES:
         path = Path(folder, name)

@@ -1,0 +1,1 @@
+"""Reproducible benchmarks; each writes its results to benchmarks/results/."""
