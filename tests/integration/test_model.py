@@ -152,3 +152,25 @@ def test_baseline_that_is_not_json_exits_2(example, invoke):
     assert done.returncode == 2
     assert done.stderr.strip().startswith("error: baseline metrics/baseline.json at ")
     assert "not valid JSON" in done.stderr
+
+
+def test_corrupt_model_file_exits_2(example, invoke):
+    set_gate(example, "train: invoke train", 'train: ""')
+    (example / "models").mkdir()
+    (example / "models" / "model.joblib").write_bytes(b"\x00 not a model")
+    done = invoke(example, "ci.model")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().startswith("error: models/model.joblib: cannot be loaded with joblib: ")
+
+
+def test_labels_the_model_never_saw_exit_1(example, invoke):
+    assert invoke(example, "train").returncode == 0
+    set_gate(example, "train: invoke train", 'train: ""')
+    holdout = example / "data" / "holdout.csv"
+    header, first, *rest = holdout.read_text().splitlines()
+    holdout.write_text("\n".join([header, first.rsplit(",", 1)[0] + ",2", *rest]) + "\n")
+    done = invoke(example, "ci.model")
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "error: data/holdout.csv has labels the model never saw: 2; the model knows 0, 1"
+    )

@@ -324,3 +324,36 @@ def test_load_model_by_suffix_and_unknown_suffix(project):
     (project / "model.bin").write_bytes(b"")
     with pytest.raises(ConfigError, match=re.escape("cannot tell how to load model.bin from its suffix")):
         loading.load_model("model.bin", "auto", root=project)
+
+
+def test_an_onnx_file_is_judged_like_the_model_it_came_from(project):
+    result = evaluation.export_onnx(
+        settings(), root=project, report_dir=project / "build", double=False, tolerance=1e-5
+    )
+    onnx_file = next(a for a in result.artifacts if a.endswith(".onnx"))
+    from_python = evaluate(project, gates={"accuracy": {"min": 0.5, "segments": False}})
+    from_onnx = evaluate(project, path=str(onnx_file), gates={"accuracy": {"min": 0.5, "segments": False}})
+    assert from_onnx.status is Status.PASSED
+    assert from_onnx.checks[0].value == from_python.checks[0].value
+
+
+def test_regression_gets_regression_metrics_and_a_predicted_vs_actual_plot(project, frame):
+    from sklearn.linear_model import LinearRegression
+
+    frame = frame.assign(label=frame.a * 3 + frame.b)
+    frame.to_csv(project / "holdout.csv", index=False)
+    joblib.dump(LinearRegression().fit(frame[["a", "b", "c"]], frame.label), project / "model.joblib")
+    result = evaluate(project, task="regression", gates={"rmse": {"max": 0.01}, "r2": {"min": 0.99}})
+    assert result.status is Status.PASSED
+    assert (project / "build" / "model" / "predicted_vs_actual.png").exists()
+
+
+def test_multiclass_models_are_judged_per_class(project, frame):
+    frame = frame.assign(label=np.digitize(frame.a, [-0.5, 0.5]))
+    frame.to_csv(project / "holdout.csv", index=False)
+    joblib.dump(LogisticRegression().fit(frame[["a", "b", "c"]], frame.label), project / "model.joblib")
+    result = evaluate(project, task="multiclass", gates={"f1_macro": {"min": 0.8}})
+    assert result.status is Status.PASSED
+    assert (project / "build" / "model" / "roc_curve.png").exists()
+    with pytest.raises(ConfigError, match="has 3 classes; set it to multiclass"):
+        evaluate(project, task="binary")
