@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from sklearn import metrics as skm
 
-from benchmarks.startup import machine
+from benchmarks._common import machine, publish
 from ci.model import metrics, plots
 from ci.model.loading import Predictions
 
@@ -142,10 +142,7 @@ Plots on the same {rows} rows (median of 3, PNG written):
 Targets: metrics within {TARGET_RATIO}x of sklearn.metrics, each plot under {TARGET_PLOT:g} s.
 Result: {"meets" if meets else "misses"} the targets.
 """
-    print(report)
-    if options.write:
-        options.write.parent.mkdir(parents=True, exist_ok=True)
-        options.write.write_text(report)
+    publish(report, options.write)
 
 
 if __name__ == "__main__":

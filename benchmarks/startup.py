@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks._common import machine, publish
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "clinic"
@@ -47,22 +48,6 @@ def timed(folder: Path) -> float:
     start = time.perf_counter()
     subprocess.run([INVOKE, "--list"], cwd=folder, check=True, stdout=subprocess.DEVNULL, env=ENVIRONMENT)
     return time.perf_counter() - start
-
-
-def machine() -> str:
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
-        platform.processor() or "unknown CPU",
-    )  # fmt: skip
-    memory_kib = int(Path("/proc/meminfo").read_text().split()[1])
-    import invoke
-
-    return (
-        f"{os.cpu_count()} cores ({cpu}), {memory_kib / 2**20:.0f} GiB, "
-        f"{platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, invoke {invoke.__version__}"
-    )
 
 
 def main() -> None:
@@ -100,10 +85,7 @@ Machine: {machine()}
 
 Target: at most {TARGET}x. Result: {verdict} the target.
 """
-    print(report)
-    if options.write:
-        options.write.parent.mkdir(parents=True, exist_ok=True)
-        options.write.write_text(report)
+    publish(report, options.write)
 
 
 if __name__ == "__main__":
