@@ -423,7 +423,7 @@ def validate(
     found = problem(SETTINGS, tree)
     if not found:
         return
-    path, value = found.path, _value_at(tree, found.path, None)
+    path, value = found.path, value_at(tree, found.path, None)
     if found.keys:
         close = closest(path[-1], found.keys)
         hint = (
@@ -573,7 +573,7 @@ def check_environment(environ: Mapping[str, str], project: Mapping[str, Any]) ->
         if name not in environ:
             continue
         text, where = environ[name], f"environment variable {name}: {dotted(path)}"
-        current = _value_at(project, path, declared.default)
+        current = value_at(project, path, declared.default)
         if isinstance(current, bool):
             if text not in ("0", "1", ""):
                 raise ConfigError(
@@ -593,7 +593,8 @@ def check_environment(environ: Mapping[str, str], project: Mapping[str, Any]) ->
                 raise ConfigError(f"{where} must be {declared.kind.expected}{whole}, got {show(text)}")
 
 
-def _value_at(tree: Mapping[str, Any], path: tuple[str, ...], default: Any) -> Any:
+def value_at(tree: Any, path: Iterable[str], default: Any) -> Any:
+    """The value at ``path`` in nested mappings, or ``default`` where the path does not lead."""
     for key in path:
         if not isinstance(tree, Mapping) or key not in tree:
             return default

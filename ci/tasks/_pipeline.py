@@ -25,6 +25,8 @@ from ci.core.process import Runner, context_runner
 from ci.core.results import Run, StageResult, Status
 from ci.tasks._stage import ORDER, Stage
 
+_MISSING = object()
+
 
 class Settings:
     """The validated ``ci:`` tree of an Invoke config, and where each value came from."""
@@ -69,7 +71,7 @@ class Settings:
         """Name the file (with line) or environment variable that set ``ci.<path>``."""
         keys = ("ci", *path)
         for data_attr, path_attr in self._LAYERS:
-            if _lookup(getattr(self._config, data_attr, None) or {}, keys):
+            if config.value_at(getattr(self._config, data_attr, None), keys, _MISSING) is not _MISSING:
                 if path_attr is None:
                     return "environment variable INVOKE_" + "_".join(keys).upper()
                 filename = getattr(self._config, path_attr, None)
@@ -88,18 +90,20 @@ def run_stages(
     c: Any,
     stages: Sequence[Stage],
     *,
+    settings: Settings | None = None,
     fresh: bool = False,
     keep_going: bool = False,
     left_out: dict[str, str] | None = None,
 ) -> None:
     """Run ``stages`` in order, write the reports, exit with the run's code.
 
+    ``settings`` are validated here unless the caller already did.
     ``fresh`` starts a new report (ci.all); otherwise the results merge into
     the report already in the folder. ``left_out`` maps stages that will not
     run to the reason, so the report says so.
     """
     provider = detect()
-    settings = _settings(c, provider)
+    settings = settings or _settings(c, provider)
     report_dir = settings.report_dir
     run = Run() if fresh else reports.load(report_dir)
     results = {name: StageResult(name, skipped=reason) for name, reason in (left_out or {}).items()}
@@ -168,14 +172,6 @@ def _display(path: str, root: Path) -> str:
         return os.path.relpath(path, root) if os.path.isabs(path) else path
     except ValueError:
         return path
-
-
-def _lookup(data: Any, keys: Sequence[str]) -> bool:
-    for key in keys:
-        if not isinstance(data, dict) or key not in data:
-            return False
-        data = data[key]
-    return True
 
 
 def _plain(value: Any) -> Any:

@@ -71,6 +71,7 @@ def all_(c, only=None, skip=None, keep_going=None):
     run_stages(
         c,
         chosen,
+        settings=settings,
         fresh=True,
         keep_going=settings.get("all.keep_going", keep_going),
         left_out=left_out,
