@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ci.core.errors import ConfigError
 
@@ -27,16 +27,26 @@ GATE_MODES = ("enforce", "dry-run", "disabled")
 class Problem:
     """What is wrong with a value, at ``path`` below the setting: a wrong value or an unknown key."""
 
-    __slots__ = ("expected", "keys", "path")
+    __slots__ = ("expected", "hint", "keys", "missing", "path")
 
-    def __init__(self, path: tuple[str, ...], expected: str = "", keys: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        path: tuple[str, ...],
+        expected: str = "",
+        keys: tuple[str, ...] = (),
+        *,
+        hint: str | None = None,
+        missing: bool = False,
+    ) -> None:
         self.path = path
         self.expected = expected
         self.keys = keys  # for an unknown key: the keys valid there
+        self.hint = hint  # the value the user probably meant
+        self.missing = missing  # a required key is not there
 
     def below(self, key: str) -> Problem:
         """The same problem, seen from one level up."""
-        return Problem((key, *self.path), self.expected, self.keys)
+        return Problem((key, *self.path), self.expected, self.keys, hint=self.hint, missing=self.missing)
 
 
 class Kind:
@@ -133,6 +143,17 @@ class ListOf(Kind):
     def accepts(self, value: Any) -> bool:
         return isinstance(value, list) and all(self.item.accepts(v) for v in value)
 
+    def problem(self, value: Any) -> Problem | None:
+        if not isinstance(value, list):
+            return Problem((), self.expected)
+        if isinstance(self.item, (Record, Tagged)):  # say which entry, and what in it
+            for index, item in enumerate(value):
+                found = self.item.problem(item)
+                if found:
+                    return found.below(f"[{index}]")
+            return None
+        return None if self.accepts(value) else Problem((), self.expected)
+
     def schema(self) -> dict[str, Any]:
         return {"type": "array", "items": self.item.schema()}
 
@@ -151,6 +172,11 @@ class Choice(Kind):
 
     def accepts(self, value: Any) -> bool:
         return value in self.values
+
+    def problem(self, value: Any) -> Problem | None:
+        if self.accepts(value):
+            return None
+        return Problem((), self.expected, hint=closest(str(value), self.values) if value else None)
 
     def schema(self) -> dict[str, Any]:
         return {"enum": list(self.values)}
@@ -184,9 +210,15 @@ class Maybe(Kind):
 class Record(Kind):
     """A mapping with known keys, each of its own kind; keys left out take no value."""
 
-    def __init__(self, fields: Mapping[str, Kind], expected: str = "a mapping of settings") -> None:
+    def __init__(
+        self,
+        fields: Mapping[str, Kind],
+        expected: str = "a mapping of settings",
+        required: tuple[str, ...] = (),
+    ) -> None:
         self.fields = fields
         self.expected = expected
+        self.required = required
 
     def accepts(self, value: Any) -> bool:
         return self.problem(value) is None
@@ -200,11 +232,55 @@ class Record(Kind):
             found = self.fields[key].problem(item)
             if found:
                 return found.below(key)
+        for key in self.required:
+            if key not in value:
+                return Problem((key,), self.fields[key].expected, missing=True)
         return None
 
     def schema(self) -> dict[str, Any]:
         properties = {key: kind.schema() for key, kind in self.fields.items()}
-        return {"type": "object", "properties": properties, "additionalProperties": False}
+        schema = {"type": "object", "properties": properties, "additionalProperties": False}
+        return {**schema, "required": list(self.required)} if self.required else schema
+
+
+class Tagged(Kind):
+    """A mapping whose ``tag`` key picks which fields it takes: ``{type: range, column: x, min: 0}``."""
+
+    def __init__(self, tag: str, variants: Mapping[str, Record], common: Mapping[str, Kind]) -> None:
+        self.tag = tag
+        self.variants = variants
+        self.common = common
+        self.expected = f"a mapping with {tag}: one of {', '.join(variants)}"
+
+    def accepts(self, value: Any) -> bool:
+        return self.problem(value) is None
+
+    def record(self, name: str) -> Record:
+        """The fields of one variant, the tag and the common ones included."""
+        variant = self.variants[name]
+        fields = {self.tag: Choice(tuple(self.variants)), **self.common, **variant.fields}
+        return Record(fields, self.expected, (self.tag, *variant.required))
+
+    def problem(self, value: Any) -> Problem | None:
+        if not isinstance(value, Mapping):
+            return Problem((), self.expected)
+        if self.tag not in value:
+            return Problem((self.tag,), Choice(tuple(self.variants)).expected, missing=True)
+        found = Choice(tuple(self.variants)).problem(value[self.tag])
+        if found:
+            return found.below(self.tag)
+        return self.record(value[self.tag]).problem(value)
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "required": [self.tag],
+            "properties": {self.tag: {"enum": list(self.variants)}},
+            "allOf": [
+                {"if": {"properties": {self.tag: {"const": name}}}, "then": self.record(name).schema()}
+                for name in self.variants
+            ],
+        }
 
 
 class MapOf(Kind):
@@ -259,6 +335,82 @@ class Setting:
         self.help = help
 
 
+class Scalar(Kind):
+    expected = "a string, number or boolean"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, (str, int, float, bool))
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": ["string", "number", "boolean"]}
+
+
+class Duration(Kind):
+    """A span of time written as a number and a unit: ``90m``, ``36h``, ``7d``, ``2w``."""
+
+    expected = 'a duration such as "90m", "36h", "7d" or "2w"'
+    PATTERN = r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$"
+    SECONDS: ClassVar[dict[str, int]] = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+    def accepts(self, value: Any) -> bool:
+        import re
+
+        return isinstance(value, str) and re.match(self.PATTERN, value) is not None
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "pattern": self.PATTERN}
+
+    @classmethod
+    def seconds(cls, text: str) -> float:
+        import re
+
+        number, unit = re.match(cls.PATTERN, text).groups()  # type: ignore[union-attr]
+        return float(number) * cls.SECONDS[unit]
+
+
+DTYPES = ("int", "float", "str", "bool", "date", "datetime", "categorical")
+_COLUMN, _COLUMNS = Str(), ListOf(Str())
+
+# The checks a dataset can declare under ci.data.datasets[].checks; ci/data/ implements each.
+CHECK = Tagged(
+    "type",
+    {
+        "schema": Record(
+            {
+                "columns": MapOf(Choice(DTYPES), what="column names"),
+                "extra_columns": Choice(("allow", "fail")),
+            },
+            required=("columns",),
+        ),
+        "not_null": Record({"columns": _COLUMNS}, required=("columns",)),
+        "null_fraction": Record({"column": _COLUMN, "max": Number(0, 1)}, required=("column", "max")),
+        "unique": Record({"columns": _COLUMNS}, required=("columns",)),
+        "range": Record(
+            {"column": _COLUMN, "min": Maybe(Number()), "max": Maybe(Number()), "inclusive": Bool()},
+            required=("column",),
+        ),
+        "allowed": Record({"column": _COLUMN, "values": ListOf(Scalar())}, required=("column", "values")),
+        "regex": Record({"column": _COLUMN, "pattern": Str()}, required=("column", "pattern")),
+        "length": Record(
+            {"column": _COLUMN, "min": Maybe(Number(0)), "max": Maybe(Number(0))}, required=("column",)
+        ),
+        "row_count": Record({"min": Maybe(Number(0)), "max": Maybe(Number(0))}),
+        "freshness": Record({"column": _COLUMN, "max_age": Duration()}, required=("column", "max_age")),
+        "expression": Record({"expr": Str()}, required=("expr",)),
+        "drift": Record(
+            {
+                "column": _COLUMN,
+                "method": Choice(("psi", "ks", "chi2")),
+                "threshold": Number(0),
+                "bins": Number(2, 100),
+            },
+            required=("column",),
+        ),
+        "pii": Record({}),
+    },
+    common={"name": Str(), "severity": Choice(("error", "warn")), "tolerance": Number(0, 1)},
+)
+
 SETTINGS: dict[str, Any] = {
     "report_dir": Setting("build/ci", Str(), "Folder for report.json, junit.xml, summary.md and plots."),
     "all": {
@@ -284,6 +436,34 @@ SETTINGS: dict[str, Any] = {
             ListOf(Str()),
             "Packages or folders coverage measures; empty leaves it to coverage's own config.",
         ),
+    },
+    "data": {
+        "datasets": Setting(
+            [],
+            ListOf(
+                Record(
+                    {
+                        "name": Str(),
+                        "path": Str(),
+                        "format": Choice(("auto", "csv", "parquet")),
+                        "reference": Str(),
+                        "sensitive": ListOf(Str()),
+                        "pii_allowed": ListOf(Str()),
+                        "checks": ListOf(CHECK),
+                    },
+                    expected="a dataset: name, path, format, reference, sensitive, pii_allowed, checks",
+                    required=("name", "path"),
+                )
+            ),
+            "Datasets and their checks: name, path (CSV, Parquet or a glob), format (auto, csv, parquet), "
+            "reference (for drift), sensitive columns (masked in samples), pii_allowed columns, checks.",
+        ),
+        "samples": Setting(5, Number(0, 1000), "Failing rows shown per check, sensitive columns masked."),
+        "pii": {
+            "git": Setting(
+                False, Bool(), "ci.data.pii also scans every CSV, Parquet and JSON file git tracks."
+            ),
+        },
     },
     "model": {
         "path": Setting("", Str(), "The model file; empty leaves the model stage out."),
@@ -372,7 +552,8 @@ def _walk(node: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterator[tup
 
 
 def dotted(path: tuple[str, ...]) -> str:
-    return ".".join(("ci", *path))
+    """``ci.data.datasets[0].path`` from ``("data", "datasets", "[0]", "path")``."""
+    return "".join(p if p.startswith("[") else f".{p}" for p in path).join(("ci", ""))
 
 
 def setting(key: str) -> Setting:
@@ -432,7 +613,10 @@ def validate(
             else f"; valid keys here: {', '.join(sorted(found.keys))}"
         )
         raise ConfigError(f"{where(path)}: unknown key {dotted(path)}{hint}")
-    raise ConfigError(f"{where(path)}: {dotted(path)} must be {found.expected}, got {show(value)}")
+    if found.missing:
+        raise ConfigError(f"{where(path[:-1])}: {dotted(path[:-1])} needs {path[-1]}: {found.expected}")
+    hint = f"; did you mean {show(found.hint)}?" if found.hint else ""
+    raise ConfigError(f"{where(path)}: {dotted(path)} must be {found.expected}, got {show(value)}{hint}")
 
 
 def closest(word: str, choices: Iterable[str]) -> str | None:
@@ -516,6 +700,10 @@ def locate(filename: str | os.PathLike[str], keys: tuple[str, ...]) -> str:
         return shown
     line = None
     for key in keys:
+        if isinstance(node, yaml.SequenceNode) and key.startswith("[") and int(key[1:-1]) < len(node.value):
+            node = node.value[int(key[1:-1])]
+            line = node.start_mark.line + 1
+            continue
         if not isinstance(node, yaml.MappingNode):
             break
         for key_node, value_node in node.value:
@@ -594,11 +782,17 @@ def check_environment(environ: Mapping[str, str], project: Mapping[str, Any]) ->
 
 
 def value_at(tree: Any, path: Iterable[str], default: Any) -> Any:
-    """The value at ``path`` in nested mappings, or ``default`` where the path does not lead."""
+    """The value at ``path`` (keys, and ``[i]`` for list items) in nested data, or ``default``."""
     for key in path:
-        if not isinstance(tree, Mapping) or key not in tree:
+        if isinstance(tree, list) and key.startswith("["):
+            index = int(key[1:-1])
+            if index >= len(tree):
+                return default
+            tree = tree[index]
+        elif isinstance(tree, Mapping) and key in tree:
+            tree = tree[key]
+        else:
             return default
-        tree = tree[key]
     return tree
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from invoke import task
 
 from ci.core.errors import ConfigError
-from ci.tasks import model, quality
+from ci.tasks import data, model, quality
 from ci.tasks._stage import Stage
 
 # The stages that exist, in pipeline order. A stage joins when it is built, not before.
-STAGES: tuple[Stage, ...] = (quality.LINT, quality.TEST, model.MODEL, model.ONNX)
+STAGES: tuple[Stage, ...] = (quality.LINT, quality.TEST, data.DATA, model.MODEL, model.ONNX)
 NAMES = tuple(stage.name for stage in STAGES)
 
 

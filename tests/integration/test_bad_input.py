@@ -45,7 +45,7 @@ def test_unknown_stage_in_only_exits_2(example, invoke):
     assert done.returncode == 2
     assert (
         one_error_line(done)
-        == "error: --only: unknown stage 'tset'; did you mean 'test'? stages: lint, test, model, onnx"
+        == "error: --only: unknown stage 'tset'; did you mean 'test'? stages: lint, test, data, model, onnx"
     )
 
 

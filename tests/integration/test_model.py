@@ -133,16 +133,18 @@ def test_shallow_clone_says_which_fetch_finds_the_baseline(example, invoke, tmp_
         (
             "roc_auc: {min: 0.95,",
             "roc_auc: {min: high,",
-            'error: invoke.yaml:18: ci.model.gates.roc_auc.min must be a number or null, got "high"',
+            'error: invoke.yaml:{line}: ci.model.gates.roc_auc.min must be a number or null, got "high"',
         ),
     ],
 )
 def test_bad_model_settings_exit_2_with_one_line(example, invoke, old, new, expected):
     set_gate(example, old, new)
+    lines = (example / "invoke.yaml").read_text().splitlines()
+    line = next(number for number, text in enumerate(lines, start=1) if new in text)
     done = invoke(example, "ci.model")
     assert done.returncode == 2, done.stdout
     assert "Traceback" not in done.stderr
-    assert done.stderr.strip().splitlines()[-1].startswith(expected)
+    assert done.stderr.strip().splitlines()[-1].startswith(expected.format(line=line))
 
 
 def test_baseline_that_is_not_json_exits_2(example, invoke):

@@ -36,6 +36,8 @@ def test_collection_declares_every_default_and_the_tasks():
         "all": [],
         "lint": [],
         "test": [],
+        "data.check": ["data"],
+        "data.pii": [],
         "model.evaluate": ["model"],
         "model.export": [],
     }

@@ -1,0 +1,383 @@
+"""A dataset's declared checks, run with polars: one fused pass for the row-level checks.
+
+Every row-level check becomes a per-row "failing" expression; their counts,
+with the row count and the newest timestamps, are aggregated in one lazy,
+streaming query that reads only the columns the checks name. Failing rows
+are sampled afterwards, only for checks that failed. Drift and the PII scan
+read what they need on their own.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ci.core.config import Duration, closest, display, show
+from ci.core.errors import CheckFailed, ConfigError, EnvError
+from ci.core.results import Check, Status
+from ci.data import DATA_EXTRA, drift, pii
+
+ROW_LEVEL = ("not_null", "null_fraction", "unique", "range", "allowed", "regex", "length", "expression")
+
+
+def polars() -> Any:
+    try:
+        import polars as pl
+    except ImportError:
+        raise EnvError(f"polars is not installed; install it with `{DATA_EXTRA}`") from None
+    return pl
+
+
+@dataclass
+class Dataset:
+    name: str
+    files: list[Path]
+    format: str
+    frame: Any  # polars LazyFrame
+    schema: Any  # polars Schema
+    sensitive: set[str] = field(default_factory=set)
+
+    @property
+    def shown(self) -> str:
+        return (
+            display(self.files[0])
+            if len(self.files) == 1
+            else f"{display(self.files[0])} (+{len(self.files) - 1})"
+        )
+
+
+def open_dataset(spec: Mapping[str, Any], key: str, root: Path, path: str | None = None) -> Dataset:
+    """Scan the file (or glob) lazily: ConfigError when there is none, CheckFailed when unreadable."""
+    pl = polars()
+    path = path or spec["path"]
+    pattern = str(root / path)
+    files = sorted(Path(f) for f in glob.glob(pattern)) if glob.has_magic(pattern) else [Path(pattern)]
+    files = [f for f in files if f.is_file()]
+    if not files:
+        raise ConfigError(f"{key}: {path}: no such file; fix the path or create the data first")
+    fmt = spec.get("format", "auto")
+    if fmt == "auto":
+        suffix = files[0].suffix.lower()
+        fmt = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(suffix, "")
+        if not fmt:
+            raise ConfigError(
+                f"{key}: cannot tell the format of {path} from its suffix; set format: csv or parquet"
+            )
+    sources = [str(f) for f in files]
+    try:
+        if fmt == "csv":
+            frame = pl.scan_csv(sources, infer_schema_length=10_000, try_parse_dates=True)
+        else:
+            frame = pl.scan_parquet(sources)
+        schema = frame.collect_schema()
+    except Exception as error:  # polars raises several kinds for a file it cannot read
+        raise CheckFailed(f"{display(files[0])}: cannot be read as {fmt}: {_first_line(error)}") from None
+    return Dataset(spec["name"], files, fmt, frame, schema, set(spec.get("sensitive", [])))
+
+
+def family(dtype: Any) -> str:
+    """The DTYPES name of a polars dtype: int, float, str, bool, date, datetime, categorical."""
+    pl = polars()
+    if dtype.is_integer():
+        return "int"
+    if dtype.is_float():
+        return "float"
+    if dtype == pl.Boolean:
+        return "bool"
+    if dtype == pl.Date:
+        return "date"
+    if isinstance(dtype, pl.Datetime):
+        return "datetime"
+    if dtype in (pl.Categorical, pl.Enum) or isinstance(dtype, (pl.Categorical, pl.Enum)):
+        return "categorical"
+    return "str" if dtype == pl.String else str(dtype)
+
+
+@dataclass
+class Plan:
+    """How one row-level check is counted: rows that fail, rows that count, columns to show."""
+
+    failing: Any
+    checked: Any  # None: every row counts
+    columns: list[str]
+
+
+def check_name(check: Mapping[str, Any]) -> str:
+    if check.get("name"):
+        return check["name"]
+    if check["type"] == "schema":
+        return "schema"
+    target = check.get("column") or ", ".join(check.get("columns", []) or check.get("columns", {}))
+    return f"{check['type']} {target}".strip()
+
+
+def run_checks(
+    spec: Mapping[str, Any], key: str, *, root: Path, samples: int, reference: Dataset | None = None
+) -> tuple[list[Check], str]:
+    """Every check of one dataset: the checks, and the Markdown of their samples."""
+    pl = polars()
+    data = open_dataset(spec, key, root)
+    checks = list(spec.get("checks", []))
+    for index, check in enumerate(checks):
+        for column in _columns(check):
+            _require_column(data, column, f"{key}.checks[{index}]")
+    plans = {i: _plan(c, data, f"{key}.checks[{i}]") for i, c in enumerate(checks) if c["type"] in ROW_LEVEL}
+    aggregates = [pl.len().alias("rows")]
+    if data.format == "csv":  # polars finds a row with too many fields only when it parses every column
+        aggregates.append(pl.all().null_count().name.prefix("parsed:"))
+    for i, plan in plans.items():
+        checked = pl.len() if plan.checked is None else plan.checked.sum()
+        aggregates += [
+            plan.failing.fill_null(True).sum().alias(f"{i}:failing"),
+            checked.alias(f"{i}:checked"),
+        ]
+    for i, check in enumerate(checks):
+        if check["type"] == "freshness":
+            aggregates.append(_as_time(data, check["column"]).max().alias(f"{i}:newest"))
+    try:
+        counts = data.frame.select(aggregates).collect(engine="streaming").row(0, named=True)
+    except Exception as error:
+        raise CheckFailed(f"{data.shown}: cannot be read as {data.format}: {_first_line(error)}") from None
+    results, samples_md = [], []
+    for i, check in enumerate(checks):
+        outcome = _judge(i, check, data, counts, plans.get(i), spec, key, root)
+        results.append(outcome)
+        if outcome.status is not Status.PASSED and i in plans and samples:
+            rows = _samples(data, plans[i], samples)
+            outcome.details["samples"] = rows
+            samples_md.append(_sample_table(f"{data.name}: {outcome.name}", rows))
+    return results, "\n\n".join(samples_md)
+
+
+def _columns(check: Mapping[str, Any]) -> list[str]:
+    if check["type"] == "schema":
+        return []  # the schema check reports missing columns itself
+    if check["type"] in ("not_null", "unique"):
+        return list(check["columns"])
+    return [check["column"]] if "column" in check else []
+
+
+def _require_column(data: Dataset, column: str, key: str) -> None:
+    if column not in data.schema:
+        close = closest(column, list(data.schema))
+        hint = (
+            f"; did you mean {show(close)}?" if close else f"; columns: {', '.join(list(data.schema)[:20])}"
+        )
+        raise ConfigError(f"{key}: {data.shown} has no column {show(column)}{hint}")
+
+
+def _missing(data: Dataset, column: str) -> Any:
+    """Null, or NaN in a float column: what a data scientist calls a missing value."""
+    pl = polars()
+    expr = pl.col(column).is_null()
+    return expr | pl.col(column).is_nan() if data.schema[column].is_float() else expr
+
+
+def _text(data: Dataset, column: str) -> Any:
+    pl = polars()
+    return pl.col(column) if data.schema[column] == pl.String else pl.col(column).cast(pl.String)
+
+
+def _as_time(data: Dataset, column: str) -> Any:
+    pl = polars()
+    if family(data.schema[column]) in ("date", "datetime"):
+        return pl.col(column)
+    return pl.col(column).cast(pl.String).str.to_datetime(strict=False)
+
+
+def _plan(check: Mapping[str, Any], data: Dataset, key: str) -> Plan:
+    pl = polars()
+    kind, column = check["type"], check.get("column")
+    everything = None
+    if kind == "not_null":
+        return Plan(
+            pl.any_horizontal([_missing(data, c) for c in check["columns"]]), everything, check["columns"]
+        )
+    if kind == "null_fraction":
+        return Plan(_missing(data, column), everything, [column])
+    if kind == "unique":
+        columns = check["columns"]
+        keyed = pl.col(columns[0]) if len(columns) == 1 else pl.struct(columns)
+        keyless = pl.all_horizontal([pl.col(c).is_null() for c in columns])  # as in SQL, nulls never clash
+        return Plan(keyed.is_duplicated() & ~keyless, everything, columns)
+    present = ~_missing(data, column) if column else pl.lit(True)
+    if kind == "range":
+        inclusive, value = check.get("inclusive", True), pl.col(column)
+        ok = pl.lit(True)
+        if check.get("min") is not None:
+            ok = ok & (value >= check["min"] if inclusive else value > check["min"])
+        if check.get("max") is not None:
+            ok = ok & (value <= check["max"] if inclusive else value < check["max"])
+        return Plan(present & ~ok, present, [column])
+    if kind == "allowed":
+        values = [str(v) for v in check["values"]]
+        return Plan(present & ~_text(data, column).is_in(values), present, [column])
+    if kind == "regex":
+        try:
+            pl.select(pl.lit("").str.contains(check["pattern"]))
+        except Exception as error:
+            raise ConfigError(
+                f"{key}.pattern: not a valid regular expression: {_first_line(error)}"
+            ) from None
+        return Plan(present & ~_text(data, column).str.contains(check["pattern"]), present, [column])
+    if kind == "length":
+        length, ok = _text(data, column).str.len_chars(), pl.lit(True)
+        if check.get("min") is not None:
+            ok = ok & (length >= check["min"])
+        if check.get("max") is not None:
+            ok = ok & (length <= check["max"])
+        return Plan(present & ~ok, present, [column])
+    # expression: rows for which the user's SQL expression is true pass
+    try:
+        expr = pl.sql_expr(check["expr"])
+        names = data.frame.select(expr).collect_schema()
+    except Exception as error:
+        raise ConfigError(f"{key}.expr: {show(check['expr'])}: {_first_line(error)}") from None
+    referenced = [c for c in data.schema if c in check["expr"]]
+    return Plan(~expr.fill_null(False), everything, referenced or list(names)[:1])
+
+
+def _judge(
+    i: int, check: Mapping[str, Any], data: Dataset, counts: Mapping[str, Any], plan: Plan | None,
+    spec: Mapping[str, Any], key: str, root: Path,
+) -> Check:  # fmt: skip
+    kind, name = check["type"], check_name(check)
+    tolerance = check.get("tolerance", 0.0)
+    details: dict[str, Any] = {"dataset": data.name, "type": kind, "severity": check.get("severity", "error")}
+    if plan is not None:
+        checked, failing = counts[f"{i}:checked"], counts[f"{i}:failing"]
+        fraction = failing / checked if checked else 0.0
+        limit = check["max"] if kind == "null_fraction" else tolerance
+        details.update(rows_checked=checked, failing_rows=failing, fraction=fraction)
+        message = f"{failing} of {checked} rows fail ({fraction:.2%}; {limit:.2%} allowed)"
+        return _check(name, data, check, fraction <= limit, message, fraction, limit, details)
+    if kind == "row_count":
+        rows = counts["rows"]
+        low, high = check.get("min"), check.get("max")
+        ok = (low is None or rows >= low) and (high is None or rows <= high)
+        bounds = f"{'' if low is None else f'{low:g}'}..{'' if high is None else f'{high:g}'}"
+        return _check(name, data, check, ok, f"{rows} rows; {bounds} expected", rows, bounds, details)
+    if kind == "freshness":
+        newest = counts[f"{i}:newest"]
+        if newest is None:
+            return _check(name, data, check, False, "no timestamps to judge", None, check["max_age"], details)
+        moment = newest if isinstance(newest, datetime) else datetime(newest.year, newest.month, newest.day)
+        now = datetime.now(UTC) if moment.tzinfo else datetime.now(UTC).replace(tzinfo=None)
+        age = (now - moment).total_seconds()
+        ok = age <= Duration.seconds(check["max_age"])
+        details.update(newest=moment.isoformat(), age_seconds=age)
+        message = f"newest {moment.isoformat()}, {age / 3600:.1f} h old; at most {check['max_age']} allowed"
+        return _check(name, data, check, ok, message, moment.isoformat(), check["max_age"], details)
+    if kind == "schema":
+        problems = _schema_problems(check, data)
+        details["problems"] = problems
+        message = "; ".join(problems) or f"{len(check['columns'])} columns as declared"
+        return _check(name, data, check, not problems, message, len(problems), 0, details)
+    if kind == "drift":
+        return _drift(name, check, data, spec, key, root, details)
+    findings = pii.scan_frame(data.frame, data.shown, skip=spec.get("pii_allowed", []))
+    details["findings"] = [f.__dict__ for f in findings]
+    message = "; ".join(f.describe() for f in findings) or "no personal data found"
+    return _check(name, data, check, not findings, message, sum(f.count for f in findings), 0, details)
+
+
+def _check(
+    name: str, data: Dataset, check: Mapping[str, Any], ok: bool, message: str, value: Any, threshold: Any,
+    details: dict[str, Any],
+) -> Check:  # fmt: skip
+    status = Status.PASSED if ok else Status.WARNED if check.get("severity") == "warn" else Status.FAILED
+    details["verdict"] = "pass" if ok else "fail"
+    return Check(
+        name, status, message, value=value, threshold=threshold, group=f"dsci.data.{data.name}",
+        file=display(data.files[0]), details=details,
+    )  # fmt: skip
+
+
+def _schema_problems(check: Mapping[str, Any], data: Dataset) -> list[str]:
+    problems = []
+    for column, expected in check["columns"].items():
+        if column not in data.schema:
+            problems.append(f"missing column {column}")
+        elif family(data.schema[column]) != expected:
+            problems.append(f"{column} is {family(data.schema[column])}, not {expected}")
+    if check.get("extra_columns", "allow") == "fail":
+        extra = [c for c in data.schema if c not in check["columns"]]
+        if extra:
+            problems.append(f"columns not declared: {', '.join(extra)}")
+    return problems
+
+
+def _drift(
+    name: str, check: Mapping[str, Any], data: Dataset, spec: Mapping[str, Any], key: str, root: Path,
+    details: dict[str, Any],
+) -> Check:  # fmt: skip
+    if not spec.get("reference"):
+        raise ConfigError(f"{key}: the drift check {name!r} needs a reference dataset: set reference")
+    reference = open_dataset(spec, f"{key}.reference", root, spec["reference"])
+    column = check["column"]
+    _require_column(reference, column, f"{key}.reference")
+    numeric = family(data.schema[column]) in ("int", "float")
+    method = check.get("method") or ("psi" if numeric else "chi2")
+    if method == "ks" and not numeric:
+        raise ConfigError(f"{key}: ks needs a numeric column; {column} is {family(data.schema[column])}")
+    threshold = check.get("threshold", drift.DEFAULT_THRESHOLD[method])
+    current, base = (_column_values(d, column, numeric) for d in (data, reference))
+    if method == "psi" and numeric:
+        value = drift.psi_numeric(current, base, int(check.get("bins", 10)))
+    elif method == "psi":
+        value = drift.psi_categorical(current, base)
+    elif method == "ks":
+        value = drift.ks(current, base)
+    else:
+        value = drift.chi2_pvalue(current, base)
+    ok = value >= threshold if method == "chi2" else value <= threshold
+    relation = "p-value" if method == "chi2" else "statistic"
+    bound = "at least" if method == "chi2" else "at most"
+    details.update(method=method, statistic=value, reference=spec["reference"])
+    message = f"{method} {relation} {value:.4g} against {spec['reference']}; {bound} {threshold:g} allowed"
+    return _check(name, data, check, ok, message, value, threshold, details)
+
+
+def _column_values(data: Dataset, column: str, numeric: bool) -> Any:
+    pl = polars()
+    values = data.frame.select(pl.col(column)).collect(engine="streaming").get_column(column)
+    if numeric:
+        return (
+            values.drop_nulls().drop_nans().to_numpy()
+            if values.dtype.is_float()
+            else values.drop_nulls().to_numpy()
+        )
+    return dict(values.cast(pl.String).value_counts().iter_rows())
+
+
+def _samples(data: Dataset, plan: Plan, limit: int) -> list[dict[str, Any]]:
+    rows = (
+        data.frame.filter(plan.failing.fill_null(True)).select(plan.columns).head(limit).collect().to_dicts()
+    )
+    return [
+        {c: pii.mask(v) if c in data.sensitive and v is not None else v for c, v in row.items()}
+        for row in rows
+    ]
+
+
+def _sample_table(title: str, rows: Sequence[Mapping[str, Any]]) -> str:
+    if not rows:
+        return ""
+    columns = list(rows[0])
+    lines = [
+        f"Failing rows of **{title}**:",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + " --- |" * len(columns),
+    ]
+    lines += ["| " + " | ".join(str(row[c]).replace("|", "\\|") for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,44 @@
+"""ci.data (check, the default) and ci.data.pii: the data contract and the personal-data scan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invoke import task
+
+from ci.tasks._stage import Stage
+
+
+def data_stage(c: Any, s: Any) -> Any:
+    from ci.data import stage
+
+    return stage.check_all(s.get("data"), root=s.root)
+
+
+def pii_stage(c: Any, s: Any, git: str | None = None) -> Any:
+    from ci.data import stage
+
+    cfg = dict(s.get("data"), pii={"git": s.get("data.pii.git", git, "--git")})
+    return stage.scan_pii(cfg, root=s.root, run=s.runner())
+
+
+DATA = Stage("data", data_stage)
+PII = Stage("pii", pii_stage)
+
+
+@task(default=True)
+def check(c):
+    """Check every dataset declared under ci.data against its checks."""
+    from ci.tasks._pipeline import run_stages
+
+    run_stages(c, [DATA])
+
+
+@task(
+    optional=["git"], help={"git": "Also scan every CSV, Parquet and JSON file git tracks (ci.data.pii.git)."}
+)
+def pii(c, git=None):
+    """Scan the datasets for personal data: cards, e-mail, phones, IBANs, SSNs; values shown masked."""
+    from ci.tasks._pipeline import run_stages
+
+    run_stages(c, [PII._replace(run=lambda c, s: pii_stage(c, s, git))])
