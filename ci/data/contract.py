@@ -10,6 +10,7 @@ read what they need on their own.
 from __future__ import annotations
 
 import glob
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,10 +70,7 @@ def open_dataset(spec: Mapping[str, Any], key: str, root: Path, path: str | None
             )
     sources = [str(f) for f in files]
     try:
-        if fmt == "csv":
-            frame = pl.scan_csv(sources, infer_schema_length=10_000, try_parse_dates=True)
-        else:
-            frame = pl.scan_parquet(sources)
+        frame = pl.scan_csv(sources, infer_schema_length=10_000) if fmt == "csv" else pl.scan_parquet(sources)
         schema = frame.collect_schema()
     except Exception as error:  # polars raises several kinds for a file it cannot read
         raise CheckFailed(f"{display(files[0])}: cannot be read as {fmt}: {_first_line(error)}") from None
@@ -101,9 +99,14 @@ def family(dtype: Any) -> str:
 class Plan:
     """How one row-level check is counted: rows that fail, rows that count, columns to show."""
 
-    failing: Any
-    checked: Any  # None: every row counts
+    failing: Any  # per row: true where the row fails; it also picks the sample rows
+    checked: Any  # per row: the rows that count; None: every row
     columns: list[str]
+    counted: Any = None  # an aggregate counting the failures itself, where summing `failing` costs more
+    separate: bool = False  # counted in passes of its own, over only its columns
+
+
+KEYS_PER_PASS = 4_000_000  # a uniqueness pass holds at most about this many keys in memory
 
 
 def check_name(check: Mapping[str, Any]) -> str:
@@ -115,9 +118,7 @@ def check_name(check: Mapping[str, Any]) -> str:
     return f"{check['type']} {target}".strip()
 
 
-def run_checks(
-    spec: Mapping[str, Any], key: str, *, root: Path, samples: int, reference: Dataset | None = None
-) -> tuple[list[Check], str]:
+def run_checks(spec: Mapping[str, Any], key: str, *, root: Path, samples: int) -> tuple[list[Check], str]:
     """Every check of one dataset: the checks, and the Markdown of their samples."""
     pl = polars()
     data = open_dataset(spec, key, root)
@@ -130,11 +131,11 @@ def run_checks(
     if data.format == "csv":  # polars finds a row with too many fields only when it parses every column
         aggregates.append(pl.all().null_count().name.prefix("parsed:"))
     for i, plan in plans.items():
+        if plan.separate:
+            continue
         checked = pl.len() if plan.checked is None else plan.checked.sum()
-        aggregates += [
-            plan.failing.fill_null(True).sum().alias(f"{i}:failing"),
-            checked.alias(f"{i}:checked"),
-        ]
+        failing = plan.failing.fill_null(True).sum() if plan.counted is None else plan.counted
+        aggregates += [failing.alias(f"{i}:failing"), checked.alias(f"{i}:checked")]
     for i, check in enumerate(checks):
         if check["type"] == "freshness":
             aggregates.append(_as_time(data, check["column"]).max().alias(f"{i}:newest"))
@@ -142,6 +143,9 @@ def run_checks(
         counts = data.frame.select(aggregates).collect(engine="streaming").row(0, named=True)
     except Exception as error:
         raise CheckFailed(f"{data.shown}: cannot be read as {data.format}: {_first_line(error)}") from None
+    for i, plan in plans.items():
+        if plan.separate:
+            counts[f"{i}:failing"], counts[f"{i}:checked"] = _duplicates(data, plan, counts["rows"])
     results, samples_md = [], []
     for i, check in enumerate(checks):
         outcome = _judge(i, check, data, counts, plans.get(i), spec, key, root)
@@ -200,10 +204,13 @@ def _plan(check: Mapping[str, Any], data: Dataset, key: str) -> Plan:
     if kind == "null_fraction":
         return Plan(_missing(data, column), everything, [column])
     if kind == "unique":
+        # Rows beyond the first of each key fail; as in SQL, a key with a null clashes with nothing.
         columns = check["columns"]
         keyed = pl.col(columns[0]) if len(columns) == 1 else pl.struct(columns)
-        keyless = pl.all_horizontal([pl.col(c).is_null() for c in columns])  # as in SQL, nulls never clash
-        return Plan(keyed.is_duplicated() & ~keyless, everything, columns)
+        complete = pl.all_horizontal([pl.col(c).is_not_null() for c in columns])
+        counted = complete.sum() - keyed.filter(complete).n_unique()
+        # A columnar file rereads just the key cheaply: count it in passes that bound the memory.
+        return Plan(keyed.is_duplicated() & complete, complete, columns, counted, data.format == "parquet")
     present = ~_missing(data, column) if column else pl.lit(True)
     if kind == "range":
         inclusive, value = check.get("inclusive", True), pl.col(column)
@@ -352,6 +359,20 @@ def _column_values(data: Dataset, column: str, numeric: bool) -> Any:
             else values.drop_nulls().to_numpy()
         )
     return dict(values.cast(pl.String).value_counts().iter_rows())
+
+
+def _duplicates(data: Dataset, plan: Plan, rows: int) -> tuple[int, int]:
+    """(duplicate rows, rows with a complete key), over hash partitions of at most KEYS_PER_PASS keys."""
+    pl = polars()
+    parts = max(1, math.ceil(rows / KEYS_PER_PASS))
+    keys = data.frame.select(plan.columns).filter(plan.checked)
+    duplicates = checked = 0
+    for part in range(parts):
+        chunk = keys if parts == 1 else keys.filter(pl.struct(plan.columns).hash(seed=7) % parts == part)
+        frame = chunk.collect(engine="streaming")
+        duplicates += frame.height - frame.n_unique()
+        checked += frame.height
+    return duplicates, checked
 
 
 def _samples(data: Dataset, plan: Plan, limit: int) -> list[dict[str, Any]]:
