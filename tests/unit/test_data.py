@@ -121,6 +121,12 @@ def test_schema_check_reports_missing_wrong_and_extra_columns(project):
     ]
 
 
+def test_schema_check_can_allow_missing_columns(project):
+    check = {"type": "schema", "columns": {"id": "str", "age": "int"}, "missing_columns": "allow"}
+    results, _ = run(project, [check], small())
+    assert results["schema"].status is Status.PASSED
+
+
 def test_freshness_fires_on_old_data_and_passes_on_new(project):
     results, _ = run(project, [{"type": "freshness", "column": "seen", "max_age": "30d"}], small())
     assert results["freshness seen"].status is Status.FAILED
