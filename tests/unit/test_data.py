@@ -121,6 +121,25 @@ def test_schema_check_reports_missing_wrong_and_extra_columns(project):
     ]
 
 
+def test_csv_timestamps_count_as_datetime_for_the_schema_check(project):
+    results, _ = run(project, [{"type": "schema", "columns": {"seen": "datetime"}}], small(), name="d.csv")
+    assert results["schema"].status is Status.PASSED
+    results, _ = run(project, [{"type": "schema", "columns": {"city": "datetime"}}], small(), name="d.csv")
+    assert results["schema"].details["problems"] == ["city is str, not datetime"]
+
+
+def test_freshness_on_a_column_that_holds_no_times_is_a_config_error(project):
+    with pytest.raises(ConfigError) as caught:
+        run(project, [{"type": "freshness", "column": "city", "max_age": "1d"}], small(), name="d.csv")
+    assert str(caught.value) == (
+        "ci.data.datasets[0].checks[0]: freshness needs a date or datetime column; city is str"
+    )
+    results, _ = run(
+        project, [{"type": "freshness", "column": "seen", "max_age": "6w"}], small(), name="d.csv"
+    )
+    assert results["freshness seen"].status is Status.PASSED  # CSV timestamps are read as text, then parsed
+
+
 def test_schema_check_can_allow_missing_columns(project):
     check = {"type": "schema", "columns": {"id": "str", "age": "int"}, "missing_columns": "allow"}
     results, _ = run(project, [check], small())
