@@ -540,6 +540,21 @@ SETTINGS: dict[str, Any] = {
             ),
         },
     },
+    "package": {
+        "wheel": Setting(
+            "auto",
+            Choice(("auto", "true", "false")),
+            "Build a wheel and sdist with `python -m build`; auto: when the project is a Python package.",
+        ),
+        "isolation": Setting(
+            True,
+            Bool(),
+            "Build in an isolated environment, as pip does; false builds with what is installed.",
+        ),
+        "bundle": Setting([], ListOf(Str()), "Files or globs for the model bundle; empty: ci.model.path."),
+        "name": Setting("", Str(), "The bundle's name; empty: the project folder's name."),
+        "out": Setting("dist", Str(), "Where the wheel, the sdist and the bundle go."),
+    },
 }
 
 

@@ -36,6 +36,7 @@ def test_collection_declares_every_default_and_the_tasks():
         "all": [],
         "lint": [],
         "test": [],
+        "package": [],
         "data.check": ["data"],
         "data.pii": [],
         "model.evaluate": ["model"],

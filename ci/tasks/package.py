@@ -1,0 +1,38 @@
+"""ci.package: the project's wheel and sdist, and the model bundle with its manifest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invoke import task
+
+from ci.tasks._stage import Stage
+
+
+def package_stage(c: Any, s: Any) -> Any:
+    import hashlib
+    import json
+
+    from ci import package
+
+    settings = json.dumps(s.tree, sort_keys=True, default=str).encode()
+    return package.package(
+        s.get("package"),
+        run=s.runner(),
+        root=s.root,
+        out=s.root / s.get("package.out"),
+        metrics_file=s.report_dir / "metrics.json",
+        config_digest=hashlib.sha256(settings).hexdigest(),
+        model_path=s.get("model.path"),
+    )
+
+
+PACKAGE = Stage("package", package_stage, quiet=False)
+
+
+@task
+def package(c):
+    """Build the wheel and sdist, and the model bundle with its manifest, into ci.package.out."""
+    from ci.tasks._pipeline import run_stages
+
+    run_stages(c, [PACKAGE])
