@@ -14,7 +14,22 @@ import shutil
 import pytest
 
 
+def _docker_engine() -> bool:
+    try:
+        import docker
+
+        docker.from_env().ping()
+        return True
+    except Exception:
+        return False
+
+
+SERVICES = {"docker-engine": _docker_engine}  # services, as opposed to tools found on PATH or as modules
+
+
 def _available(name: str) -> bool:
+    if name in SERVICES:
+        return SERVICES[name]()
     return shutil.which(name) is not None or importlib.util.find_spec(name) is not None
 
 

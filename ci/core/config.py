@@ -555,6 +555,19 @@ SETTINGS: dict[str, Any] = {
         "name": Setting("", Str(), "The bundle's name; empty: the project folder's name."),
         "out": Setting("dist", Str(), "Where the wheel, the sdist and the bundle go."),
     },
+    "image": {
+        "base": Setting(
+            "python:3.11-slim",
+            Str(),
+            "Base image with Python 3 (and its venv module) at the dev Python's version.",
+        ),
+        "name": Setting("", Str(), "Image name; empty: the project's name."),
+        "latest": Setting(False, Bool(), "Also tag the image latest."),
+        "requirements": Setting(
+            [], ListOf(Str()), "Requirements the image needs beyond the project's own dependencies."
+        ),
+        "source": Setting("", Str(), "The repository URL, for the org.opencontainers.image.source label."),
+    },
 }
 
 

@@ -6,7 +6,7 @@ import junitparser
 import pytest
 
 pytestmark = pytest.mark.tool(
-    "invoke", "ruff", "git", "sklearn", "pandas", "polars", "skl2onnx", "onnxruntime"
+    "invoke", "ruff", "git", "sklearn", "pandas", "polars", "skl2onnx", "onnxruntime", "docker-engine"
 )
 
 

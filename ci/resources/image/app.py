@@ -1,0 +1,77 @@
+"""The model server in a dsci image: a WSGI app, run by gunicorn.
+
+GET /health (the process answers), GET /ready (the model is loaded), GET
+/metadata (what the bundle's manifest says), POST /predict (JSON rows in,
+predictions out; a malformed request gets 422 and a message). At start it
+checks every file of the bundle against the manifest's sha256 and size, and
+refuses to start on any difference.
+"""
+
+import hashlib
+import io
+import json
+import os
+import tarfile
+
+BUNDLE = os.environ.get("DSCI_BUNDLE", "/app/bundle.tar")
+MODEL = os.environ.get("DSCI_MODEL", "")  # the model's path in the bundle; empty: its first file
+
+
+def load(bundle_path):
+    """(manifest, model) from the bundle, after checking every file against the manifest."""
+    import joblib
+
+    with tarfile.open(bundle_path) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+        contents = {}
+        for entry in manifest["files"]:
+            data = tar.extractfile(entry["path"]).read()
+            if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+                raise SystemExit(f"refusing to start: {entry['path']} does not match the bundle's manifest")
+            contents[entry["path"]] = data
+    name = MODEL or manifest["files"][0]["path"]
+    return manifest, joblib.load(io.BytesIO(contents[name]))
+
+
+MANIFEST, ESTIMATOR = load(BUNDLE)
+
+
+def predict(payload):
+    """Predictions for {"rows": [{column: value, ...}, ...]}; ValueError for anything else."""
+    import pandas as pd
+
+    rows = payload.get("rows") if isinstance(payload, dict) else None
+    if not isinstance(rows, list) or not rows or not all(isinstance(row, dict) for row in rows):
+        raise ValueError('expected {"rows": [{"column": value, ...}, ...]} with at least one row')
+    frame = pd.DataFrame(rows)
+    result = {"predictions": ESTIMATOR.predict(frame).tolist()}
+    if hasattr(ESTIMATOR, "predict_proba"):
+        result["probabilities"] = ESTIMATOR.predict_proba(frame).tolist()
+        result["classes"] = ESTIMATOR.classes_.tolist()
+    return result
+
+
+def respond(start_response, status, body):
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def application(environ, start_response):
+    method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/")
+    if method == "GET" and path == "/health":
+        return respond(start_response, "200 OK", {"status": "ok"})
+    if method == "GET" and path == "/ready":
+        return respond(start_response, "200 OK", {"status": "ready", "model": MANIFEST["files"][0]["path"]})
+    if method == "GET" and path == "/metadata":
+        keys = ("name", "git", "built", "python", "files", "metrics")
+        return respond(start_response, "200 OK", {key: MANIFEST.get(key) for key in keys})
+    if path == "/predict" and method == "POST":
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            payload = json.loads(environ["wsgi.input"].read(length) or b"null")
+            return respond(start_response, "200 OK", predict(payload))
+        except (ValueError, KeyError, TypeError) as error:  # bad JSON, unknown columns, wrong types
+            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            return respond(start_response, "422 Unprocessable Entity", {"error": message})
+    return respond(start_response, "404 Not Found", {"error": f"no route {method} {path}"})

@@ -1,0 +1,36 @@
+"""ci.image: the model-serving image, built offline from the package stage's output."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from invoke import task
+
+from ci.tasks._stage import Stage
+
+
+def image_stage(c: Any, s: Any) -> Any:
+    from ci import image, package
+
+    run = s.runner()
+    return image.build_image(
+        s.get("image"),
+        run=run,
+        root=s.root,
+        dist=s.root / s.get("package.out"),
+        work=s.report_dir / "image",
+        git=package.git_state(run),
+        stream=sys.stdout,
+    )
+
+
+IMAGE = Stage("image", image_stage, quiet=False)
+
+
+@task
+def image(c):
+    """Build the model-serving image with the network off: dependencies, code, then the bundle."""
+    from ci.tasks._pipeline import run_stages
+
+    run_stages(c, [IMAGE])

@@ -1,0 +1,163 @@
+"""ci.image on the example: built with the network off, run, and asked for predictions over HTTP.
+
+Needs the services of `scripts/services up` (a Docker engine, the offline base image).
+"""
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tarfile
+import time
+import urllib.error
+import urllib.request
+
+import joblib
+import pandas as pd
+import pytest
+
+from tests.integration.conftest import EXAMPLE, INVOKE, PROVIDER_VARIABLES, git
+
+pytestmark = pytest.mark.tool("invoke", "git", "build", "docker", "docker-engine")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The example's image, built once for the module: (project folder, image details)."""
+    folder = tmp_path_factory.mktemp("image") / "clinic"
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("build", "models", "dist", "__pycache__"))
+    git(folder, "init", "--quiet", "--initial-branch=main")
+    git(folder, "add", "--all")
+    git(folder, "commit", "--quiet", "--message", "the clinic project")
+
+    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_VARIABLES}
+    done = subprocess.run(
+        [INVOKE, "train", "ci.package", "ci.image"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return folder, json.loads((folder / "build" / "ci" / "image" / "image.json").read_text())
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def serving(built):
+    import docker
+
+    folder, image = built
+    port = free_port()
+    container = docker.from_env().containers.run(
+        image["tags"][0], detach=True, ports={"8000/tcp": ("127.0.0.1", port)}, remove=False
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/health", timeout=1)
+                break
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.25)
+        yield base, folder
+    finally:
+        container.remove(force=True)
+
+
+def call(url, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_the_image_serves_health_readiness_metadata_and_predictions(serving, built):
+    base, folder = serving
+    assert call(f"{base}/health") == (200, {"status": "ok"})
+    assert call(f"{base}/ready")[1]["status"] == "ready"
+    status, metadata = call(f"{base}/metadata")
+    assert status == 200 and metadata["name"] == "clinic" and metadata["git"]["dirty"] is False
+    holdout = pd.read_csv(folder / "data" / "holdout.csv")
+    features = holdout.drop(columns=["patient_id", "clinic", "malignant"])
+    status, answer = call(f"{base}/predict", {"rows": features.head(20).to_dict(orient="records")})
+    assert status == 200
+    local = joblib.load(folder / "models" / "model.joblib")
+    assert answer["predictions"] == local.predict(features.head(20)).tolist()
+    assert (
+        answer["probabilities"] == local.predict_proba(features.head(20)).tolist()
+    )  # the same wheels, bit for bit
+
+
+@pytest.mark.parametrize(
+    "body", [{"rows": "nope"}, {"rows": []}, {"rows": [{"mean_radius": 1.0}]}, ["not", "rows"]]
+)
+def test_a_malformed_request_gets_422_and_a_message(serving, body):
+    base, _ = serving
+    status, answer = call(f"{base}/predict", body)
+    assert status == 422 and answer["error"]
+
+
+def test_the_image_has_labels_a_user_and_a_healthcheck(built):
+    import docker
+
+    _, image = built
+    config = docker.from_env().images.get(image["id"]).attrs["Config"]
+    assert config["User"] == "serve"
+    assert config["Labels"]["dev.dsci.bundle.sha256"] == image["bundle_sha256"]
+    assert len(config["Labels"]["org.opencontainers.image.revision"]) == 40
+    assert config["Healthcheck"]["Test"][0] == "CMD"
+
+
+def test_a_bundle_that_does_not_match_its_manifest_refuses_to_start(built, tmp_path):
+    import docker
+
+    folder, image = built
+    (bundle,) = (folder / "dist").glob("*.bundle.tar")
+    tampered = tmp_path / "bundle.tar"
+    with tarfile.open(bundle) as original, tarfile.open(tampered, "w") as copy:
+        for member in original.getmembers():
+            data = original.extractfile(member).read()
+            if member.name.endswith(".joblib"):
+                data = data[:-1] + bytes([data[-1] ^ 1])
+            member.size = len(data)
+            copy.addfile(member, io.BytesIO(data))
+    tampered.chmod(0o644)
+    client = docker.from_env()
+    container = client.containers.run(
+        image["tags"][0], detach=True, volumes={str(tampered): {"bind": "/app/bundle.tar", "mode": "ro"}}
+    )
+    try:
+        result = container.wait(timeout=60)
+        logs = container.logs().decode()
+    finally:
+        container.remove(force=True)
+    assert result["StatusCode"] != 0
+    assert "refusing to start: models/model.joblib does not match the bundle's manifest" in logs
+
+
+def test_a_missing_base_image_exits_3_saying_how_to_get_one(built, invoke):
+    folder, _ = built
+    settings = folder / "invoke.yaml"
+    original = settings.read_text()
+    settings.write_text(original.replace("base: dsci/python-base:3.11-bookworm", "base: dsci/no-such-base:1"))
+    try:
+        done = invoke(folder, "ci.image")
+    finally:
+        settings.write_text(original)
+    assert done.returncode == 3
+    assert done.stderr.strip() == (
+        "error: base image dsci/no-such-base:1 is not available: `docker pull dsci/no-such-base:1`, "
+        "or build one offline with `scripts/services up`"
+    )
