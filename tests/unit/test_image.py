@@ -1,0 +1,64 @@
+from importlib import metadata, resources
+
+import pytest
+
+from ci import image
+from ci.core.errors import ConfigError, EnvError
+
+
+def test_no_engine_is_an_environment_error_that_says_how_to_start_one(monkeypatch):
+    docker = pytest.importorskip("docker")
+
+    def no_engine(*args, **kwargs):
+        raise docker.errors.DockerException("Error while fetching server API version")
+
+    monkeypatch.setattr(docker, "from_env", no_engine)
+    with pytest.raises(EnvError) as caught:
+        image.client()
+    assert str(caught.value) == (
+        "no Docker engine answers at unix:///var/run/docker.sock; start one with `scripts/services up`"
+    )
+
+
+def test_pins_follow_requirements_to_the_installed_versions():
+    pinned = image.pins(["PyYAML", "invoke"])
+    assert f"invoke=={metadata.version('invoke')}" in pinned
+    assert [p.split("==")[0].lower() for p in pinned] == sorted(p.split("==")[0].lower() for p in pinned)
+
+
+def test_pins_include_what_a_requirement_needs_and_skip_markers_that_do_not_apply():
+    pinned = image.pins(["requests"])
+    names = {line.split("==")[0].lower() for line in pinned}
+    assert {"requests", "urllib3", "idna", "certifi", "charset-normalizer"} <= names
+    assert not any(name.startswith("pysocks") for name in names)  # only with requests[socks]
+
+
+def test_a_requirement_not_installed_here_is_an_environment_error():
+    with pytest.raises(EnvError) as caught:
+        image.pins(["no-such-distribution-here"])
+    assert str(caught.value).startswith(
+        "no-such-distribution-here is needed in the image but not installed here: install it"
+    )
+
+
+def test_no_bundle_says_which_task_makes_one(project):
+    settings = {"base": "x", "name": "", "latest": False, "requirements": [], "source": ""}
+    with pytest.raises(ConfigError) as caught:
+        image.build_image(settings, run=None, root=project, dist=project / "dist", work=project / "w", git={})
+    assert str(caught.value) == "no model bundle in dist; `invoke ci.package` makes one"
+
+
+def test_the_dockerfile_template_renders_with_every_value():
+    template = resources.files("ci").joinpath("resources/image/Dockerfile").read_text()
+    rendered = image.render(
+        template, base="python:3.11-slim", code=image.CODE_LAYER, revision="abc", source="", version="1.0",
+        created="2026-01-01T00:00:00Z", bundle_sha256="f" * 64,
+    )  # fmt: skip
+    lines = rendered.splitlines()
+    assert lines.count("FROM python:3.11-slim AS dependencies") == 1
+    order = [
+        next(i for i, line in enumerate(lines) if needle in line)
+        for needle in ("COPY wheelhouse", "COPY code", "COPY bundle.tar")
+    ]
+    assert order == sorted(order)  # dependencies, then code, then the model
+    assert "USER serve" in lines and any(line.startswith("HEALTHCHECK") for line in lines)
