@@ -12,7 +12,10 @@ from ci.tasks._stage import Stage
 
 def image_stage(c: Any, s: Any) -> Any:
     from ci import image, package
+    from ci.core.results import StageResult
 
+    if not (s.get("model.path") or s.get("package.bundle")):
+        return StageResult("image", skipped="no model to serve (ci.model.path, ci.package.bundle)")
     run = s.runner()
     return image.build_image(
         s.get("image"),

@@ -43,7 +43,9 @@ def example(tmp_path):
     shutil.copytree(
         EXAMPLE,
         target,
-        ignore=shutil.ignore_patterns("build", "models", "__pycache__", ".ruff_cache", ".pytest_cache"),
+        ignore=shutil.ignore_patterns(
+            "build", "models", "dist", "__pycache__", ".ruff_cache", ".pytest_cache"
+        ),
     )
     git(target, "init", "--quiet", "--initial-branch=main")
     git(target, "add", "--all")

@@ -37,6 +37,7 @@ def test_collection_declares_every_default_and_the_tasks():
         "lint": [],
         "test": [],
         "package": [],
+        "image": [],
         "data.check": ["data"],
         "data.pii": [],
         "model.evaluate": ["model"],
