@@ -24,7 +24,29 @@ def _docker_engine() -> bool:
         return False
 
 
-SERVICES = {"docker-engine": _docker_engine}  # services, as opposed to tools found on PATH or as modules
+def _registry() -> bool:
+    """The registry of scripts/services up: its credentials file, and an answer asking for them."""
+    import pathlib
+    import urllib.error
+    import urllib.request
+
+    settings = pathlib.Path(__file__).parents[1] / "build" / "services" / "registry.env"
+    if not settings.is_file():
+        return False
+    address = dict(line.split("=", 1) for line in settings.read_text().split())["DSCI_REGISTRY"]
+    try:
+        urllib.request.urlopen(f"http://{address}/v2/", timeout=2)
+    except urllib.error.HTTPError as error:
+        return error.code == 401
+    except OSError:
+        return False
+    return False
+
+
+SERVICES = {
+    "docker-engine": _docker_engine,
+    "registry": _registry,
+}  # services, as opposed to tools found on PATH or as modules
 
 
 def _available(name: str) -> bool:

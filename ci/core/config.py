@@ -568,6 +568,24 @@ SETTINGS: dict[str, Any] = {
         ),
         "source": Setting("", Str(), "The repository URL, for the org.opencontainers.image.source label."),
     },
+    "push": {
+        "registry": Setting(
+            "", Str(), "Registry host[:port] to push the image to; empty leaves the push out."
+        ),
+        "repository": Setting("", Str(), "Repository in the registry; empty: the image's name."),
+        "username_env": Setting(
+            "DSCI_REGISTRY_USER", Str(), "Environment variable holding the registry user name."
+        ),
+        "password_env": Setting(
+            "DSCI_REGISTRY_PASSWORD", Str(), "Environment variable holding the password or token."
+        ),
+        "scheme": Setting(
+            "auto", Choice(("auto", "https", "http")), "For the registry API; auto: http on loopback only."
+        ),
+        "retries": Setting(
+            3, Number(1, 10), "Tries for each call, with backoff, on 5xx or a dropped connection."
+        ),
+    },
 }
 
 

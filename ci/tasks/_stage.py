@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 # stages exist is ci.tasks.pipeline.STAGES; a name here is only a position.
 ORDER = (
     "lint", "test", "notebooks", "data", "pii", "model", "onnx",
-    "package", "sign", "image", "parity", "deploy", "notify",
+    "package", "sign", "image", "push", "parity", "deploy", "notify",
 )  # fmt: skip
 
 

@@ -161,3 +161,77 @@ def test_a_missing_base_image_exits_3_saying_how_to_get_one(built, invoke):
         "error: base image dsci/no-such-base:1 is not available: `docker pull dsci/no-such-base:1`, "
         "or build one offline with `scripts/services up`"
     )
+
+
+def registry_env():
+    from tests.integration.conftest import REPO
+
+    text = (REPO / "build" / "services" / "registry.env").read_text()
+    return dict(line.split("=", 1) for line in text.split())
+
+
+@pytest.mark.tool("registry")
+def test_push_with_credentials_and_the_registry_serves_the_same_digest(built, invoke):
+    import docker
+    import requests
+
+    folder, image = built
+    credentials = registry_env()
+    done = invoke(folder, "ci.push", **credentials)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    assert credentials["DSCI_REGISTRY_PASSWORD"] not in done.stdout + done.stderr
+    report = json.loads((folder / "build" / "ci" / "report.json").read_text())
+    pushed = next(s for s in report["stages"] if s["name"] == "push")["checks"][0]["details"]
+    registry, user, password = (
+        credentials[k] for k in ("DSCI_REGISTRY", "DSCI_REGISTRY_USER", "DSCI_REGISTRY_PASSWORD")
+    )
+    tags = requests.get(f"http://{registry}/v2/clinic/tags/list", auth=(user, password), timeout=10).json()
+    assert pushed["tag"] in tags["tags"]
+    client = docker.from_env()
+    client.images.remove(f"{registry}/clinic:{pushed['tag']}", force=True)
+    pulled = client.images.pull(
+        f"{registry}/clinic", tag=pushed["tag"], auth_config={"username": user, "password": password}
+    )
+    assert f"{registry}/clinic@{pushed['digest']}" in pulled.attrs["RepoDigests"]
+    assert pulled.id == image["id"]
+
+
+@pytest.mark.tool("registry")
+def test_a_push_without_credentials_is_refused_and_said_so(built, invoke):
+    folder, _ = built
+    done = invoke(folder, "ci.push", DSCI_REGISTRY_USER="", DSCI_REGISTRY_PASSWORD="")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: 127.0.0.1:5000 refused the push: no basic auth credentials; "
+        "set DSCI_REGISTRY_USER and DSCI_REGISTRY_PASSWORD"
+    )
+
+
+@pytest.mark.tool("registry")
+def test_a_wrong_password_says_so_without_printing_it(built, invoke):
+    folder, _ = built
+    secret = "not-the-password-4711"
+    done = invoke(folder, "ci.push", DSCI_REGISTRY_USER="dsci", DSCI_REGISTRY_PASSWORD=secret)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: login to 127.0.0.1:5000 as dsci was refused (401 Unauthorized); check DSCI_REGISTRY_PASSWORD"
+    )
+    written = "".join(
+        p.read_text() for p in (folder / "build" / "ci").glob("*.*") if p.suffix in (".json", ".md", ".xml")
+    )
+    assert secret not in done.stdout + done.stderr + written
+
+
+def test_a_registry_that_does_not_answer_is_an_environment_error(built, invoke):
+    folder, _ = built
+    settings = folder / "invoke.yaml"
+    original = settings.read_text()
+    settings.write_text(
+        original.replace("registry: 127.0.0.1:5000", "registry: 127.0.0.1:5999\n    retries: 2")
+    )
+    try:
+        done = invoke(folder, "ci.push", DSCI_REGISTRY_USER="dsci", DSCI_REGISTRY_PASSWORD="x")
+    finally:
+        settings.write_text(original)
+    assert done.returncode == 3
+    assert done.stderr.strip().startswith("error: login to 127.0.0.1:5999 failed 2 times, last: ")

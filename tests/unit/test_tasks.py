@@ -38,6 +38,7 @@ def test_collection_declares_every_default_and_the_tasks():
         "test": [],
         "package": [],
         "image": [],
+        "push": [],
         "data.check": ["data"],
         "data.pii": [],
         "model.evaluate": ["model"],

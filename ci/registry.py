@@ -1,0 +1,170 @@
+"""Pushing the image to a registry, and proving the registry holds what was pushed.
+
+Credentials come from environment variables named in the settings and are
+never printed. After the push, the manifest digest is read back through the
+registry's HTTP API and compared with the one the push reported. Server
+errors and dropped connections are retried a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from ci.core.errors import CheckFailed, ConfigError, EnvError
+from ci.core.results import Check, StageResult, Status
+
+MANIFEST_TYPES = ", ".join(
+    (
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.index.v1+json",
+    )
+)
+T = TypeVar("T")
+
+
+class Transient(Exception):
+    """A failure worth another try: a 5xx answer or a dropped connection."""
+
+
+def credentials(cfg: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, str] | None:
+    user, password = environ.get(cfg["username_env"]), environ.get(cfg["password_env"])
+    return {"username": user, "password": password} if user and password else None
+
+
+def with_retries(action: Callable[[], T], *, tries: int, what: str, pause: float = 1.0) -> T:
+    """``action()``, again after a Transient failure, at most ``tries`` times in all, with backoff."""
+    for attempt in range(1, tries + 1):
+        try:
+            return action()
+        except Transient as error:
+            if attempt == tries:
+                raise EnvError(f"{what} failed {tries} times, last: {error}") from None
+            time.sleep(pause * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+def _transient(error: Exception) -> bool:
+    import requests
+
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    return isinstance(error, requests.ConnectionError) or (status is not None and status >= 500)
+
+
+def push(
+    cfg: Mapping[str, Any], *, engine: Any, image_tag: str, environ: Mapping[str, str] = os.environ,
+    stream: Any = None,
+) -> StageResult:  # fmt: skip
+    """Tag the built image for the registry, log in, push, and check the digest the registry reports."""
+    import docker
+
+    registry = cfg["registry"]
+    if not registry:
+        return StageResult("push", skipped="no registry configured (ci.push.registry)")
+    name, tag = image_tag.rsplit(":", 1)
+    repository = f"{registry}/{cfg['repository'] or name.rsplit('/', 1)[-1]}"
+    auth = credentials(cfg, environ)
+    engine.images.get(image_tag).tag(repository, tag)
+    if auth is not None:
+
+        def login() -> None:
+            try:
+                engine.login(registry=registry, reauth=True, **auth)
+            except docker.errors.APIError as error:
+                refused = any(word in str(error).lower() for word in ("401", "403", "unauthorized", "denied"))
+                if _transient(error) and not refused:  # the engine wraps a registry's 401 in its own 500
+                    raise Transient(error.explanation or str(error)) from None
+                raise ConfigError(
+                    f"login to {registry} as {auth['username']} was refused ({_status(error)}); "
+                    f"check {cfg['password_env']}"
+                ) from None
+            except Exception as error:
+                if _transient(error):
+                    raise Transient(type(error).__name__) from None
+                raise
+
+        with_retries(login, tries=cfg["retries"], what=f"login to {registry}")
+    digest = with_retries(
+        lambda: _push_once(engine, repository, tag, auth, cfg, stream),
+        tries=cfg["retries"],
+        what=f"push to {registry}",
+    )
+    served = _served_digest(cfg, registry, repository.split("/", 1)[1], tag, auth)
+    if served != digest:
+        raise CheckFailed(f"{repository}:{tag}: the registry serves {served}, not the pushed {digest}")
+    details = {"repository": repository, "tag": tag, "digest": digest}
+    message = f"{repository}:{tag} pushed; the registry serves digest {digest}"
+    return StageResult("push", [Check("push", Status.PASSED, message, details=details)])
+
+
+def _push_once(
+    engine: Any, repository: str, tag: str, auth: dict | None, cfg: Mapping[str, Any], stream: Any
+) -> str:
+    import docker
+
+    digest = None
+    try:
+        for line in engine.api.push(repository, tag, auth_config=auth, stream=True, decode=True):
+            if "error" in line:
+                message = line["error"].strip()
+                if any(word in message for word in ("500", "502", "503", "504", "connection refused", "EOF")):
+                    raise Transient(message)
+                if "auth" in message.lower() or "denied" in message.lower():
+                    raise ConfigError(
+                        f"{repository.split('/')[0]} refused the push: {message}; "
+                        f"set {cfg['username_env']} and {cfg['password_env']}"
+                    )
+                raise CheckFailed(f"push of {repository}:{tag} failed: {message}")
+            if stream is not None and line.get("status") and line.get("id"):
+                stream.write(f"{line['id']}: {line['status']}\n")
+            digest = line.get("aux", {}).get("Digest", digest)
+    except docker.errors.APIError as error:
+        if _transient(error):
+            raise Transient(str(error)) from None
+        raise
+    except Exception as error:
+        if _transient(error):
+            raise Transient(type(error).__name__) from None
+        raise
+    if digest is None:
+        raise CheckFailed(f"push of {repository}:{tag} reported no digest")
+    return digest
+
+
+def _served_digest(cfg: Mapping[str, Any], registry: str, path: str, tag: str, auth: dict | None) -> str:
+    """The digest the registry itself reports for repository:tag: HEAD /v2/<name>/manifests/<tag>."""
+    import requests
+
+    scheme = cfg["scheme"] if cfg["scheme"] != "auto" else ("http" if _loopback(registry) else "https")
+    url = f"{scheme}://{registry}/v2/{path}/manifests/{tag}"
+    basic = (auth["username"], auth["password"]) if auth else None
+
+    def head() -> str:
+        try:
+            response = requests.head(url, headers={"Accept": MANIFEST_TYPES}, auth=basic, timeout=30)
+        except requests.ConnectionError as error:
+            raise Transient(type(error).__name__) from None
+        if response.status_code >= 500:
+            raise Transient(f"{response.status_code} {response.reason}")
+        if response.status_code != 200:
+            raise CheckFailed(f"{url} answered {response.status_code} {response.reason}")
+        return response.headers.get("Docker-Content-Digest", "")
+
+    return with_retries(head, tries=cfg["retries"], what=f"reading the manifest of {path}:{tag}")
+
+
+def _loopback(registry: str) -> bool:
+    host = registry.rsplit(":", 1)[0]
+    return host in ("localhost", "[::1]") or host.startswith("127.")
+
+
+def _status(error: Any) -> str:
+    text = str(error)
+    for status in ("401 Unauthorized", "403 Forbidden"):
+        if status.split()[0] in text:
+            return status
+    return "unauthorized"

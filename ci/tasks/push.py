@@ -1,0 +1,37 @@
+"""ci.push: the built image to a registry, with its digest read back."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from invoke import task
+
+from ci.tasks._stage import Stage
+
+
+def push_stage(c: Any, s: Any) -> Any:
+    from ci import image, registry
+    from ci.core.errors import ConfigError
+    from ci.core.results import StageResult
+
+    cfg = dict(s.get("push"), retries=int(s.get("push.retries")))
+    if not cfg["registry"]:
+        return StageResult("push", skipped="no registry configured (ci.push.registry)")
+    built = s.report_dir / "image" / "image.json"
+    if not built.is_file():
+        raise ConfigError("no image built yet; `invoke ci.image` builds one")
+    tag = json.loads(built.read_text())["tags"][0]
+    return registry.push(cfg, engine=image.client(), image_tag=tag, stream=sys.stdout)
+
+
+PUSH = Stage("push", push_stage, quiet=False)
+
+
+@task
+def push(c):
+    """Push the built image to ci.push.registry, and check the digest the registry serves."""
+    from ci.tasks._pipeline import run_stages
+
+    run_stages(c, [PUSH])
