@@ -1,0 +1,49 @@
+import pytest
+
+from ci import registry
+from ci.core.errors import EnvError
+
+SETTINGS = {"username_env": "REG_USER", "password_env": "REG_PASSWORD"}
+
+
+def test_credentials_come_from_the_named_variables_or_not_at_all():
+    assert registry.credentials(SETTINGS, {"REG_USER": "u", "REG_PASSWORD": "p"}) == {
+        "username": "u",
+        "password": "p",
+    }
+    assert registry.credentials(SETTINGS, {"REG_USER": "u"}) is None
+    assert registry.credentials(SETTINGS, {}) is None
+
+
+def test_transient_failures_are_retried_with_backoff_then_succeed():
+    calls, pauses = [], []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise registry.Transient("503 Service Unavailable")
+        return "done"
+
+    original = registry.time.sleep
+    registry.time.sleep = pauses.append
+    try:
+        assert registry.with_retries(flaky, tries=3, what="push") == "done"
+    finally:
+        registry.time.sleep = original
+    assert len(calls) == 3 and pauses == [1.0, 2.0]
+
+
+def test_retries_are_bounded_and_end_in_an_environment_error(monkeypatch):
+    monkeypatch.setattr(registry.time, "sleep", lambda seconds: None)
+
+    def down():
+        raise registry.Transient("connection refused")
+
+    with pytest.raises(EnvError) as caught:
+        registry.with_retries(down, tries=2, what="push to 127.0.0.1:5999")
+    assert str(caught.value) == "push to 127.0.0.1:5999 failed 2 times, last: connection refused"
+
+
+def test_only_loopback_registries_are_spoken_to_in_plain_http():
+    assert registry._loopback("127.0.0.1:5000") and registry._loopback("localhost:5000")
+    assert not registry._loopback("registry.example.com") and not registry._loopback("10.0.0.1:5000")
