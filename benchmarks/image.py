@@ -1,0 +1,109 @@
+"""The example's serving image: size against its floor, cold build, code-only rebuild, push.
+
+The floor is what the image cannot do without: the base image, the installed
+dependencies (the virtualenv layer) and the bundle. Targets: size at most
+1.05x the floor; a code-only rebuild under 10 s. Needs `scripts/services up`
+and the registry's credentials in the environment. Run from the repository root:
+
+    .venv/bin/python -m benchmarks.image [--runs 3] [--write FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks._common import machine, publish
+
+REPO = Path(__file__).resolve().parents[1]
+INVOKE = str(Path(sys.executable).parent / "invoke")
+
+
+def invoke(folder: Path, *tasks: str) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [INVOKE, *tasks], cwd=folder, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    return time.perf_counter() - start
+
+
+def git(folder: Path, *args: str) -> None:
+    identity = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "bench"}
+    identity["GIT_COMMITTER_EMAIL"] = "b@b"
+    subprocess.run(
+        ["git", *args], cwd=folder, check=True, capture_output=True, env={**os.environ, **identity}
+    )
+
+
+def main() -> None:
+    import docker
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--write", type=Path)
+    options = parser.parse_args()
+    client = docker.from_env()
+    cold, rebuild, pushes = [], [], []
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "clinic"
+        shutil.copytree(
+            REPO / "examples" / "clinic", folder, ignore=shutil.ignore_patterns("build", "dist", "models")
+        )
+        git(folder, "init", "-q", "-b", "main")
+        git(folder, "add", "-A")
+        git(folder, "commit", "-qm", "bench")
+        invoke(folder, "train", "ci.package")
+        for run in range(options.runs):
+            client.images.prune(filters={"dangling": True})
+            client.api.prune_builds() if hasattr(client.api, "prune_builds") else None
+            for image in client.images.list(name="clinic"):
+                client.images.remove(image.id, force=True)
+            cold.append(invoke(folder, "ci.image"))
+            code = folder / "clinic" / "model.py"
+            code.write_text(code.read_text() + f"\n# rebuild {run}\n")
+            invoke(folder, "ci.package")
+            rebuild.append(invoke(folder, "ci.image"))
+            pushes.append(invoke(folder, "ci.push"))
+        image = json.loads((folder / "build" / "ci" / "image" / "image.json").read_text())
+    built = client.images.get(image["id"])
+    base = client.images.get("dsci/python-base:3.11-bookworm").attrs["Size"]
+    layers = client.api.history(image["id"])
+    venv = max(
+        layer["Size"] for layer in layers if "COPY" in layer["CreatedBy"] or "copy" in layer["CreatedBy"]
+    )
+    bundle = next(layer["Size"] for layer in layers if "bundle.tar" in layer["CreatedBy"])
+    floor = base + venv + bundle
+    size = built.attrs["Size"]
+    parts = f"{base / 1e6:.0f} + {venv / 1e6:.0f} + {bundle / 1e6:.3f}"
+    report = f"""# Serving image
+
+Command: `.venv/bin/python -m benchmarks.image --runs {options.runs} --write {options.write}`
+
+Machine: {machine()}
+
+The example's image (base `dsci/python-base:3.11-bookworm`, built offline), medians of {options.runs} runs:
+
+| what | figure |
+| --- | --- |
+| image size | {size / 1e6:.0f} MB |
+| floor: base + dependencies + bundle | {parts} = {floor / 1e6:.0f} MB |
+| size against the floor | {size / floor:.3f}x (target at most 1.05x) |
+| cold build (no image cached but the base; wheels from pip's cache) | {statistics.median(cold):.1f} s |
+| code-only rebuild (a changed project wheel) | {statistics.median(rebuild):.1f} s (target under 10 s) |
+| push to the local registry | {statistics.median(pushes):.1f} s |
+
+Every figure is a whole `invoke ci.image` or `invoke ci.push`, start-up and reports included.
+"""
+    publish(report, options.write)
+
+
+if __name__ == "__main__":
+    main()
