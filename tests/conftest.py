@@ -24,29 +24,37 @@ def _docker_engine() -> bool:
         return False
 
 
+def _answers(url: str, status: int = 200) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == status
+    except urllib.error.HTTPError as error:
+        return error.code == status
+    except OSError:
+        return False
+
+
 def _registry() -> bool:
     """The registry of scripts/services up: its credentials file, and an answer asking for them."""
     import pathlib
-    import urllib.error
-    import urllib.request
 
     settings = pathlib.Path(__file__).parents[1] / "build" / "services" / "registry.env"
     if not settings.is_file():
         return False
     address = dict(line.split("=", 1) for line in settings.read_text().split())["DSCI_REGISTRY"]
-    try:
-        urllib.request.urlopen(f"http://{address}/v2/", timeout=2)
-    except urllib.error.HTTPError as error:
-        return error.code == 401
-    except OSError:
-        return False
-    return False
+    return _answers(f"http://{address}/v2/", 401)
 
 
+# Services, as opposed to tools found on PATH or as modules.
 SERVICES = {
     "docker-engine": _docker_engine,
     "registry": _registry,
-}  # services, as opposed to tools found on PATH or as modules
+    "moto-server": lambda: _answers("http://127.0.0.1:5001/"),
+    "ecr-registry": lambda: _answers("http://127.0.0.1:5002/v2/", 401),  # moto's ECR stand-in
+}
 
 
 def _available(name: str) -> bool:

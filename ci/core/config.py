@@ -569,8 +569,14 @@ SETTINGS: dict[str, Any] = {
         "source": Setting("", Str(), "The repository URL, for the org.opencontainers.image.source label."),
     },
     "push": {
+        "kind": Setting(
+            "generic",
+            Choice(("generic", "ecr")),
+            "generic: user and password from the environment (Azure ACR too: a token or admin user); "
+            "ecr: AWS ECR, its repository created when missing and its token fetched with boto3.",
+        ),
         "registry": Setting(
-            "", Str(), "Registry host[:port] to push the image to; empty leaves the push out."
+            "", Str(), "Registry host[:port]; empty leaves the push out (for ecr: the token's endpoint)."
         ),
         "repository": Setting("", Str(), "Repository in the registry; empty: the image's name."),
         "username_env": Setting(
@@ -584,6 +590,10 @@ SETTINGS: dict[str, Any] = {
         ),
         "retries": Setting(
             3, Number(1, 10), "Tries for each call, with backoff, on 5xx or a dropped connection."
+        ),
+        "aws_region": Setting("us-east-1", Str(), "For ecr: the AWS region."),
+        "aws_endpoint_url": Setting(
+            "", Str(), "For ecr: another endpoint for the ECR API (a moto server in the tests)."
         ),
     },
 }

@@ -17,7 +17,7 @@ def push_stage(c: Any, s: Any) -> Any:
     from ci.core.results import StageResult
 
     cfg = dict(s.get("push"), retries=int(s.get("push.retries")))
-    if not cfg["registry"]:
+    if not cfg["registry"] and cfg["kind"] != "ecr":
         return StageResult("push", skipped="no registry configured (ci.push.registry)")
     built = s.report_dir / "image" / "image.json"
     if not built.is_file():

@@ -235,3 +235,53 @@ def test_a_registry_that_does_not_answer_is_an_environment_error(built, invoke):
         settings.write_text(original)
     assert done.returncode == 3
     assert done.stderr.strip().startswith("error: login to 127.0.0.1:5999 failed 2 times, last: ")
+
+
+MOTO = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.mark.tool("moto-server", "ecr-registry", "boto3")
+def test_ecr_creates_the_repository_fetches_the_token_and_pushes_with_it(built, invoke):
+    """moto's ECR has no registry endpoint: the push goes to a local registry that stands in for it,
+    configured with the credentials moto's (fixed) token decodes to, AWS:123456789012-auth-token."""
+    import boto3
+    import requests
+
+    folder, _ = built
+    ecr = {
+        "INVOKE_CI_PUSH_KIND": "ecr",
+        "INVOKE_CI_PUSH_REGISTRY": "127.0.0.1:5002",
+        "INVOKE_CI_PUSH_AWS_ENDPOINT_URL": "http://127.0.0.1:5001",
+        "INVOKE_CI_PUSH_REPOSITORY": "team/clinic",
+    }
+    done = invoke(folder, "ci.push", **MOTO, **ecr)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    client = boto3.client("ecr", region_name="us-east-1", endpoint_url="http://127.0.0.1:5001", **{
+        "aws_access_key_id": "testing", "aws_secret_access_key": "testing",
+    })  # fmt: skip
+    names = [r["repositoryName"] for r in client.describe_repositories()["repositories"]]
+    assert "team/clinic" in names
+    report = json.loads((folder / "build" / "ci" / "report.json").read_text())
+    pushed = next(s for s in report["stages"] if s["name"] == "push")["checks"][0]["details"]
+    assert pushed["kind"] == "ecr" and pushed["repository"] == "127.0.0.1:5002/team/clinic"
+    tags = requests.get(
+        "http://127.0.0.1:5002/v2/team/clinic/tags/list", auth=("AWS", "123456789012-auth-token"), timeout=10
+    ).json()
+    assert pushed["tag"] in tags["tags"]
+    assert "123456789012-auth-token" not in done.stdout + done.stderr
+
+
+@pytest.mark.tool("registry")
+def test_no_credential_ends_up_in_the_image(built, tmp_path):
+    import docker
+
+    _, image = built
+    secret = registry_env()["DSCI_REGISTRY_PASSWORD"].encode()
+    saved = tmp_path / "image.tar"
+    with open(saved, "wb") as f:
+        for chunk in docker.from_env().images.get(image["id"]).save(named=False):
+            f.write(chunk)
+    with tarfile.open(saved) as outer:
+        for member in outer.getmembers():
+            if member.isfile():
+                assert secret not in outer.extractfile(member).read(), member.name
