@@ -9,6 +9,7 @@ build. Layers: dependencies, then the project's wheel, then the bundle.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tomllib
@@ -83,11 +84,15 @@ def pins(requirements: Iterable[str]) -> list[str]:
     return [found[key] for key in sorted(found)]
 
 
-def wheelhouse(pinned: list[str], folder: Path, run: Runner) -> None:
-    """Fetch the wheels of exactly these versions (pip's cache makes a second time cheap)."""
+def wheelhouse(pinned: list[str], folder: Path, run: Runner, index_url: str | None = None) -> None:
+    """Fetch the wheels of exactly these versions (pip's cache makes a second time cheap).
+
+    A private index's URL, credentials and all, is used here on the host only:
+    nothing of it reaches the build context or a layer."""
     folder.mkdir(parents=True, exist_ok=True)
+    index = ["--index-url", index_url] if index_url else []
     argv = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-            "--only-binary=:all:", "--no-deps", "--dest", str(folder), *pinned]  # fmt: skip
+            "--only-binary=:all:", "--no-deps", *index, "--dest", str(folder), *pinned]  # fmt: skip
     done = run(argv)
     if not done.ok:
         detail = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()][-1:] or [
@@ -125,7 +130,12 @@ def build_image(
     context = work / "context"
     shutil.rmtree(context, ignore_errors=True)
     (context / "code").mkdir(parents=True)
-    wheelhouse(pinned, work / "wheelhouse", run)
+    index_url = os.environ.get(cfg["index_url_env"]) if cfg["index_url_env"] else None
+    if cfg["index_url_env"] and not index_url:
+        raise ConfigError(
+            f"ci.image.index_url_env: the environment variable {cfg['index_url_env']} is not set"
+        )
+    wheelhouse(pinned, work / "wheelhouse", run, index_url)
     shutil.copytree(work / "wheelhouse", context / "wheelhouse")
     files.write_text(context / "requirements.txt", "\n".join(pinned) + "\n")
     if wheel is not None:

@@ -567,6 +567,12 @@ SETTINGS: dict[str, Any] = {
             [], ListOf(Str()), "Requirements the image needs beyond the project's own dependencies."
         ),
         "source": Setting("", Str(), "The repository URL, for the org.opencontainers.image.source label."),
+        "index_url_env": Setting(
+            "",
+            Str(),
+            "Environment variable holding a private package index URL (credentials in it stay on the host: "
+            "the wheels are fetched before the build).",
+        ),
     },
     "push": {
         "kind": Setting(

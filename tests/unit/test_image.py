@@ -42,7 +42,14 @@ def test_a_requirement_not_installed_here_is_an_environment_error():
 
 
 def test_no_bundle_says_which_task_makes_one(project):
-    settings = {"base": "x", "name": "", "latest": False, "requirements": [], "source": ""}
+    settings = {
+        "base": "x",
+        "name": "",
+        "latest": False,
+        "requirements": [],
+        "source": "",
+        "index_url_env": "",
+    }
     with pytest.raises(ConfigError) as caught:
         image.build_image(settings, run=None, root=project, dist=project / "dist", work=project / "w", git={})
     assert str(caught.value) == "no model bundle in dist; `invoke ci.package` makes one"
@@ -62,3 +69,39 @@ def test_the_dockerfile_template_renders_with_every_value():
     ]
     assert order == sorted(order)  # dependencies, then code, then the model
     assert "USER serve" in lines and any(line.startswith("HEALTHCHECK") for line in lines)
+
+
+def test_a_private_index_is_used_on_the_host_and_never_echoed(tmp_path):
+    from ci.core.process import Completed
+
+    calls = []
+
+    def run(argv, *, quiet=True):
+        calls.append((list(argv), quiet))
+        return Completed(tuple(argv), 0)
+
+    image.wheelhouse(["pandas==3.1.1"], tmp_path, run, "https://user:s3cret@pypi.internal/simple")
+    argv, quiet = calls[0]
+    assert argv[argv.index("--index-url") + 1] == "https://user:s3cret@pypi.internal/simple"
+    assert quiet is True  # a probe: hidden, so the URL with its credentials is not echoed
+    assert not list(tmp_path.iterdir())  # nothing was written but what pip fetches
+
+
+def test_an_index_variable_that_is_not_set_is_a_config_error(project, monkeypatch):
+    monkeypatch.delenv("PRIVATE_INDEX", raising=False)
+    (project / "dist").mkdir()
+    (project / "dist" / "x.bundle.tar").write_bytes(b"")
+    settings = {
+        "base": "b",
+        "name": "",
+        "latest": False,
+        "requirements": [],
+        "source": "",
+        "index_url_env": "PRIVATE_INDEX",
+    }
+    monkeypatch.setattr(image, "client", lambda: None)
+    monkeypatch.setattr(image, "_has_image", lambda engine, reference: True)
+    monkeypatch.setattr(image, "pins", lambda requirements: ["gunicorn==1"])
+    with pytest.raises(ConfigError) as caught:
+        image.build_image(settings, run=None, root=project, dist=project / "dist", work=project / "w", git={})
+    assert str(caught.value) == "ci.image.index_url_env: the environment variable PRIVATE_INDEX is not set"
