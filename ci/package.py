@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import io
 import json
 import os
 import platform
 import tarfile
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ci.core.config import display
 from ci.core.errors import CheckFailed, ConfigError
+from ci.core.files import atomic
 from ci.core.process import Runner, python_module
 from ci.core.results import Check, StageResult, Status
 
@@ -116,23 +117,12 @@ def write_bundle(
     target: Path, files: Sequence[tuple[str, Path]], content: Mapping[str, Any], mtime: int
 ) -> Path:
     """The tar of the manifest and the files, written atomically: a crash leaves no partial bundle."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     manifest_bytes = (json.dumps(content, indent=2, sort_keys=True) + "\n").encode()
-    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with (
-            os.fdopen(fd, "wb") as raw,
-            tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar,
-        ):
-            tar.addfile(_entry(MANIFEST, len(manifest_bytes), mtime), _BytesReader(manifest_bytes))
-            for arcname, path in files:
-                with open(path, "rb") as f:
-                    tar.addfile(_entry(arcname, path.stat().st_size, mtime), f)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic(target) as raw, tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        tar.addfile(_entry(MANIFEST, len(manifest_bytes), mtime), io.BytesIO(manifest_bytes))
+        for arcname, path in files:
+            with open(path, "rb") as f:
+                tar.addfile(_entry(arcname, path.stat().st_size, mtime), f)
     return target
 
 
@@ -142,16 +132,6 @@ def _entry(name: str, size: int, mtime: int) -> tarfile.TarInfo:
     info.uid = info.gid = 0
     info.uname = info.gname = ""
     return info
-
-
-class _BytesReader:
-    def __init__(self, data: bytes) -> None:
-        self.data, self.position = data, 0
-
-    def read(self, size: int = -1) -> bytes:
-        end = len(self.data) if size < 0 else self.position + size
-        chunk, self.position = self.data[self.position : end], min(end, len(self.data))
-        return chunk
 
 
 def is_package(root: Path) -> bool:

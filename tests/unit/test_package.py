@@ -152,8 +152,3 @@ def test_is_package_reads_pyproject(project):
         package.is_package(project)
     (project / "setup.cfg").write_text("[metadata]\nname = x\n")
     assert package.is_package(project)
-
-
-def test_bytes_reader_reads_in_pieces():
-    reader = package._BytesReader(b"abcdef")
-    assert reader.read(4) == b"abcd" and reader.read(4) == b"ef" and reader.read(4) == b""
