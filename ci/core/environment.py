@@ -100,17 +100,11 @@ class Provider:
     def annotate(self, check: Check) -> None:
         """A failed or warned check, pointing at its file and line where it has them."""
         level = "error" if check.status is Status.FAILED else "warning"
-        self.issue(level, check.message or check.name, title=check.name, file=check.file, line=check.line)
+        self.issue(
+            level, check.message or check.name, title=check.name, file=check.file or "", line=check.line or 0
+        )
 
-    def issue(
-        self,
-        level: str,
-        message: str,
-        *,
-        title: str | None = None,
-        file: str | None = None,
-        line: int | None = None,
-    ) -> None:
+    def issue(self, level: str, message: str, *, title: str = "", file: str = "", line: int = 0) -> None:
         """One annotation; here in the compiler style that editors and Jenkins' warnings parsers read."""
         where = f"{file}:{line}: " if file and line else f"{file}: " if file else ""
         text = f"{title}: {message}" if title and title != message else message
@@ -139,15 +133,7 @@ class GitHubActions(Provider):
     def end_group(self) -> None:
         self.write("::endgroup::")
 
-    def issue(
-        self,
-        level: str,
-        message: str,
-        *,
-        title: str | None = None,
-        file: str | None = None,
-        line: int | None = None,
-    ) -> None:
+    def issue(self, level: str, message: str, *, title: str = "", file: str = "", line: int = 0) -> None:
         props = {"file": file, "line": line, "title": title}
         fields = ",".join(f"{k}={_gh_escape(str(v), prop=True)}" for k, v in props.items() if v)
         self.write(f"::{level}{' ' if fields else ''}{fields}::{_gh_escape(message)}")
@@ -172,15 +158,7 @@ class AzurePipelines(Provider):
     def end_group(self) -> None:
         self.write("##[endgroup]")
 
-    def issue(
-        self,
-        level: str,
-        message: str,
-        *,
-        title: str | None = None,
-        file: str | None = None,
-        line: int | None = None,
-    ) -> None:
+    def issue(self, level: str, message: str, *, title: str = "", file: str = "", line: int = 0) -> None:
         props = {"type": level, "sourcepath": file, "linenumber": line, "code": title}
         fields = ";".join(f"{k}={_vso_escape(str(v), prop=True)}" for k, v in props.items() if v)
         self.write(f"##vso[task.logissue {fields}]{_vso_escape(message)}")
