@@ -123,6 +123,7 @@ def build_image(
             f"base image {cfg['base']} is not available: `docker pull {cfg['base']}`, "
             "or build one offline with `scripts/services up`"
         )
+    _same_python(engine, cfg["base"])
     project = project_metadata(root)
     wheel = newest(dist, "*.whl")
     requirements = [*project.get("dependencies", []), *cfg["requirements"], SERVER]
@@ -173,6 +174,21 @@ def build_image(
     return StageResult(
         "image", [Check("image", Status.PASSED, message, details=details)], [str(work / "image.json")]
     )
+
+
+def _same_python(engine: Any, base: str) -> None:
+    """The wheelhouse holds wheels for this Python: the base image must run the same major.minor."""
+    probe = "import sys; print('%d.%d' % sys.version_info[:2])"
+    try:
+        output = engine.containers.run(base, ["python3", "-c", probe], network_mode="none", remove=True)
+    except Exception as error:
+        raise ConfigError(f"ci.image.base: {base} cannot run python3: {str(error).splitlines()[0]}") from None
+    theirs, ours = output.decode().strip(), f"{sys.version_info[0]}.{sys.version_info[1]}"
+    if theirs != ours:
+        raise ConfigError(
+            f"ci.image.base: {base} runs Python {theirs}, but dsci runs under {ours}, whose wheels the image "
+            f"gets; choose a base with Python {ours}, or run dsci under Python {theirs}"
+        )
 
 
 def _has_image(engine: Any, reference: str) -> bool:

@@ -285,3 +285,47 @@ def test_no_credential_ends_up_in_the_image(built, tmp_path):
         for member in outer.getmembers():
             if member.isfile():
                 assert secret not in outer.extractfile(member).read(), member.name
+
+
+def test_a_base_with_another_python_is_refused_before_the_build(built, invoke):
+    import docker
+
+    folder, _ = built
+    fake = (
+        "FROM dsci/python-base:3.11-bookworm\n"
+        "RUN printf '#!/bin/sh\\necho 3.12\\n' > /usr/local/bin/python3 && chmod +x /usr/local/bin/python3\n"
+    )
+    docker.from_env().images.build(
+        fileobj=io.BytesIO(fake.encode()), tag="dsci/fake-python:3.12", network_mode="none"
+    )
+    settings = folder / "invoke.yaml"
+    original = settings.read_text()
+    settings.write_text(
+        original.replace("base: dsci/python-base:3.11-bookworm", "base: dsci/fake-python:3.12")
+    )
+    try:
+        done = invoke(folder, "ci.image")
+    finally:
+        settings.write_text(original)
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith(
+        "error: ci.image.base: dsci/fake-python:3.12 runs Python 3.12, but dsci runs under 3.11"
+    )
+
+
+@pytest.mark.tool("registry")
+def test_an_azure_style_token_pushes_through_the_generic_path(built, invoke):
+    """An ACR token is a user name and a password like any other: only the variables' names differ."""
+    folder, _ = built
+    credentials = registry_env()
+    done = invoke(
+        folder,
+        "ci.push",
+        INVOKE_CI_PUSH_USERNAME_ENV="ACR_TOKEN_NAME",
+        INVOKE_CI_PUSH_PASSWORD_ENV="ACR_TOKEN_PASSWORD",
+        ACR_TOKEN_NAME=credentials["DSCI_REGISTRY_USER"],
+        ACR_TOKEN_PASSWORD=credentials["DSCI_REGISTRY_PASSWORD"],
+        DSCI_REGISTRY_USER="",
+        DSCI_REGISTRY_PASSWORD="",
+    )
+    assert done.returncode == 0, done.stderr
