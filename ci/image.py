@@ -124,6 +124,7 @@ def build_image(
             "or build one offline with `scripts/services up`"
         )
     _same_python(engine, cfg["base"])
+    _has_packages(engine, cfg["base"], cfg["system_packages"])
     project = project_metadata(root)
     wheel = newest(dist, "*.whl")
     requirements = [*project.get("dependencies", []), *cfg["requirements"], SERVER]
@@ -188,6 +189,27 @@ def _same_python(engine: Any, base: str) -> None:
         raise ConfigError(
             f"ci.image.base: {base} runs Python {theirs}, but dsci runs under {ours}, whose wheels the image "
             f"gets; choose a base with Python {ours}, or run dsci under Python {theirs}"
+        )
+
+
+def _has_packages(engine: Any, base: str, packages: list[str]) -> None:
+    """The build runs with the network off: the system packages must come with the base image."""
+    if not packages:
+        return
+    probe = [
+        "sh",
+        "-c",
+        'for p in "$@"; do dpkg-query -W "$p" >/dev/null 2>&1 || echo "$p"; done',
+        "-",
+        *packages,
+    ]
+    missing = engine.containers.run(base, probe, network_mode="none", remove=True).decode().split()
+    if missing:
+        names = ",".join(missing)
+        raise ConfigError(
+            f"ci.image.system_packages: {', '.join(missing)} not in the base image {base}, and the build is "
+            f"offline; build a base with them (`DSCI_BASE_PACKAGES={names} DSCI_BASE_IMAGE=<tag> "
+            "scripts/services up`) and set ci.image.base to it"
         )
 
 

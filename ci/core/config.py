@@ -567,6 +567,12 @@ SETTINGS: dict[str, Any] = {
             [], ListOf(Str()), "Requirements the image needs beyond the project's own dependencies."
         ),
         "source": Setting("", Str(), "The repository URL, for the org.opencontainers.image.source label."),
+        "system_packages": Setting(
+            [],
+            ListOf(Str()),
+            "Debian packages the image needs; the build is offline, so the base must have them "
+            "(scripts/services builds one with DSCI_BASE_PACKAGES).",
+        ),
         "index_url_env": Setting(
             "",
             Str(),

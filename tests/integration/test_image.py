@@ -329,3 +329,21 @@ def test_an_azure_style_token_pushes_through_the_generic_path(built, invoke):
         DSCI_REGISTRY_PASSWORD="",
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_system_packages_must_come_with_the_base_because_the_build_is_offline(built, invoke):
+    folder, _ = built
+    settings = folder / "invoke.yaml"
+    original = settings.read_text()
+    with_packages = "base: dsci/python-base:3.11-bookworm\n    system_packages: [ca-certificates, libgomp1]"
+    settings.write_text(original.replace("base: dsci/python-base:3.11-bookworm", with_packages))
+    try:
+        done = invoke(folder, "ci.image")
+    finally:
+        settings.write_text(original)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: ci.image.system_packages: libgomp1 not in the base image dsci/python-base:3.11-bookworm, "
+        "and the build is offline; build a base with them (`DSCI_BASE_PACKAGES=libgomp1 "
+        "DSCI_BASE_IMAGE=<tag> scripts/services up`) and set ci.image.base to it"
+    )

@@ -98,9 +98,11 @@ def test_an_index_variable_that_is_not_set_is_a_config_error(project, monkeypatc
         "requirements": [],
         "source": "",
         "index_url_env": "PRIVATE_INDEX",
+        "system_packages": [],
     }
     monkeypatch.setattr(image, "client", lambda: None)
     monkeypatch.setattr(image, "_has_image", lambda engine, reference: True)
+    monkeypatch.setattr(image, "_same_python", lambda engine, base: None)
     monkeypatch.setattr(image, "pins", lambda requirements: ["gunicorn==1"])
     with pytest.raises(ConfigError) as caught:
         image.build_image(settings, run=None, root=project, dist=project / "dist", work=project / "w", git={})
