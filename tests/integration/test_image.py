@@ -45,6 +45,17 @@ def built(tmp_path_factory):
     return folder, json.loads((folder / "build" / "ci" / "image" / "image.json").read_text())
 
 
+def run_with(folder, invoke, old, new, *tasks, **env):
+    """Run tasks with one edit to the shared project's invoke.yaml, and undo it afterwards."""
+    settings = folder / "invoke.yaml"
+    original = settings.read_text()
+    settings.write_text(original.replace(old, new))
+    try:
+        return invoke(folder, *tasks, **env)
+    finally:
+        settings.write_text(original)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -149,13 +160,9 @@ def test_a_bundle_that_does_not_match_its_manifest_refuses_to_start(built, tmp_p
 
 def test_a_missing_base_image_exits_3_saying_how_to_get_one(built, invoke):
     folder, _ = built
-    settings = folder / "invoke.yaml"
-    original = settings.read_text()
-    settings.write_text(original.replace("base: dsci/python-base:3.11-bookworm", "base: dsci/no-such-base:1"))
-    try:
-        done = invoke(folder, "ci.image")
-    finally:
-        settings.write_text(original)
+    done = run_with(
+        folder, invoke, "base: dsci/python-base:3.11-bookworm", "base: dsci/no-such-base:1", "ci.image"
+    )
     assert done.returncode == 3
     assert done.stderr.strip() == (
         "error: base image dsci/no-such-base:1 is not available: `docker pull dsci/no-such-base:1`, "
@@ -224,15 +231,10 @@ def test_a_wrong_password_says_so_without_printing_it(built, invoke):
 
 def test_a_registry_that_does_not_answer_is_an_environment_error(built, invoke):
     folder, _ = built
-    settings = folder / "invoke.yaml"
-    original = settings.read_text()
-    settings.write_text(
-        original.replace("registry: 127.0.0.1:5000", "registry: 127.0.0.1:5999\n    retries: 2")
-    )
-    try:
-        done = invoke(folder, "ci.push", DSCI_REGISTRY_USER="dsci", DSCI_REGISTRY_PASSWORD="x")
-    finally:
-        settings.write_text(original)
+    done = run_with(
+        folder, invoke, "registry: 127.0.0.1:5000", "registry: 127.0.0.1:5999\n    retries: 2", "ci.push",
+        DSCI_REGISTRY_USER="dsci", DSCI_REGISTRY_PASSWORD="x",
+    )  # fmt: skip
     assert done.returncode == 3
     assert done.stderr.strip().startswith("error: login to 127.0.0.1:5999 failed 2 times, last: ")
 
@@ -298,15 +300,9 @@ def test_a_base_with_another_python_is_refused_before_the_build(built, invoke):
     docker.from_env().images.build(
         fileobj=io.BytesIO(fake.encode()), tag="dsci/fake-python:3.12", network_mode="none"
     )
-    settings = folder / "invoke.yaml"
-    original = settings.read_text()
-    settings.write_text(
-        original.replace("base: dsci/python-base:3.11-bookworm", "base: dsci/fake-python:3.12")
+    done = run_with(
+        folder, invoke, "base: dsci/python-base:3.11-bookworm", "base: dsci/fake-python:3.12", "ci.image"
     )
-    try:
-        done = invoke(folder, "ci.image")
-    finally:
-        settings.write_text(original)
     assert done.returncode == 2
     assert done.stderr.strip().startswith(
         "error: ci.image.base: dsci/fake-python:3.12 runs Python 3.12, but dsci runs under 3.11"
@@ -333,14 +329,9 @@ def test_an_azure_style_token_pushes_through_the_generic_path(built, invoke):
 
 def test_system_packages_must_come_with_the_base_because_the_build_is_offline(built, invoke):
     folder, _ = built
-    settings = folder / "invoke.yaml"
-    original = settings.read_text()
-    with_packages = "base: dsci/python-base:3.11-bookworm\n    system_packages: [ca-certificates, libgomp1]"
-    settings.write_text(original.replace("base: dsci/python-base:3.11-bookworm", with_packages))
-    try:
-        done = invoke(folder, "ci.image")
-    finally:
-        settings.write_text(original)
+    base = "base: dsci/python-base:3.11-bookworm"
+    with_packages = f"{base}\n    system_packages: [ca-certificates, libgomp1]"
+    done = run_with(folder, invoke, base, with_packages, "ci.image")
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "error: ci.image.system_packages: libgomp1 not in the base image dsci/python-base:3.11-bookworm, "
