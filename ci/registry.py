@@ -95,8 +95,6 @@ def push(
         registry = cfg["registry"] or endpoint  # a stand-in registry, where the API has none (moto)
     else:
         auth, registry = credentials(cfg, environ), cfg["registry"]
-    if not registry:
-        return StageResult("push", skipped="no registry configured (ci.push.registry)")
     repository = f"{registry}/{path}"
     try:
         engine.images.get(image_tag).tag(repository, tag)

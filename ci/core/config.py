@@ -65,7 +65,14 @@ class Kind:
         raise NotImplementedError
 
     def parse(self, text: str) -> Any:
-        """Turn command-line text into a value; ValueError when it cannot."""
+        """Turn command-line text into a value; ValueError when it cannot, or the value is not accepted."""
+        value = self.convert(text)
+        if not self.accepts(value):
+            raise ValueError(text)
+        return value
+
+    def convert(self, text: str) -> Any:
+        """Command-line text as a value of this kind's type (before the kind's own checks)."""
         return text
 
 
@@ -125,11 +132,8 @@ class Number(Kind):
             schema["maximum"] = self.maximum
         return schema
 
-    def parse(self, text: str) -> float:
-        value = float(text)
-        if not self.accepts(value):
-            raise ValueError(text)
-        return value
+    def convert(self, text: str) -> float:
+        return float(text)
 
 
 class ListOf(Kind):
@@ -180,11 +184,6 @@ class Choice(Kind):
 
     def schema(self) -> dict[str, Any]:
         return {"enum": list(self.values)}
-
-    def parse(self, text: str) -> str:
-        if text not in self.values:
-            raise ValueError(text)
-        return text
 
 
 class Maybe(Kind):
