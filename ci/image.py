@@ -51,6 +51,14 @@ def client() -> Any:
     return engine
 
 
+def built(work: Path) -> dict[str, Any]:
+    """What the last ``ci.image`` built (its image.json in ``work``), or ConfigError saying to build one."""
+    record = work / "image.json"
+    if not record.is_file():
+        raise ConfigError("no image built yet; `invoke ci.image` builds one")
+    return json.loads(record.read_text(encoding="utf-8"))
+
+
 def project_metadata(root: Path) -> dict[str, Any]:
     pyproject = root / "pyproject.toml"
     if not pyproject.is_file():

@@ -607,6 +607,31 @@ SETTINGS: dict[str, Any] = {
             "", Str(), "For ecr: another endpoint for the ECR API (a moto server in the tests)."
         ),
     },
+    "parity": {
+        "golden": Setting(
+            "",
+            Str(),
+            "The golden set (CSV or Parquet) scored in development and inside the image; empty leaves "
+            "parity out. Its predictions are stored beside it: `invoke ci.parity --record`.",
+        ),
+        "sample": Setting(
+            200,
+            Number(1),
+            "Rows of ci.model.holdout that --record writes as the golden set when it is missing.",
+        ),
+        "seed": Setting(0, Number(0), "Random seed of that sample."),
+        "rtol": Setting(0.0, Number(0), "Relative tolerance for scores; labels must always be identical."),
+        "atol": Setting(0.0, Number(0), "Absolute tolerance for scores; 0 and 0 ask for the same bits."),
+        "worst": Setting(5, Number(0, 100), "Rows with the largest differences shown in the report."),
+        "image": Setting("", Str(), "The image to check; empty: the one ci.image built last."),
+        "matrix": Setting(
+            [],
+            ListOf(Str()),
+            "More images (another base or Python) to score the golden set in; their differences warn, "
+            "so a team sees before an upgrade what would change.",
+        ),
+        "timeout": Setting(300, Number(1), "Seconds a container may take to score the golden set."),
+    },
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from ci.core import config
-from ci.tasks import data, image, model, package, pipeline, push, quality
+from ci.tasks import data, image, model, package, parity, pipeline, push, quality
 
 
 def collection() -> Collection:
@@ -17,6 +17,7 @@ def collection() -> Collection:
     ns.add_task(package.package)
     ns.add_task(image.image)
     ns.add_task(push.push)
+    ns.add_task(parity.parity)
     ns.add_collection(Collection("data", data.check, data.pii))
     ns.add_collection(Collection("model", model.evaluate, model.export))
     ns.configure({"ci": config.defaults()})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -13,16 +12,12 @@ from ci.tasks._stage import Stage
 
 def push_stage(c: Any, s: Any) -> Any:
     from ci import image, registry
-    from ci.core.errors import ConfigError
     from ci.core.results import StageResult
 
     cfg = dict(s.get("push"), retries=int(s.get("push.retries")))
     if not cfg["registry"] and cfg["kind"] != "ecr":
         return StageResult("push", skipped="no registry configured (ci.push.registry)")
-    built = s.report_dir / "image" / "image.json"
-    if not built.is_file():
-        raise ConfigError("no image built yet; `invoke ci.image` builds one")
-    tag = json.loads(built.read_text())["tags"][0]
+    tag = image.built(s.report_dir / "image")["tags"][0]
     return registry.push(cfg, engine=image.client(), image_tag=tag, stream=sys.stdout)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -70,3 +71,38 @@ def invoke():
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """The example with its model trained and its image built, once for the session: (folder, image.json).
+
+    Tests that change the project undo it (``run_with``), so the next test finds it as built."""
+    folder = tmp_path_factory.mktemp("image") / "clinic"
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("build", "models", "dist", "__pycache__"))
+    git(folder, "init", "--quiet", "--initial-branch=main")
+    git(folder, "add", "--all")
+    git(folder, "commit", "--quiet", "--message", "the clinic project")
+
+    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_VARIABLES}
+    done = subprocess.run(
+        [INVOKE, "train", "ci.package", "ci.image"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return folder, json.loads((folder / "build" / "ci" / "image" / "image.json").read_text())
+
+
+def run_with(folder, invoke, old, new, *tasks, **env):
+    """Run tasks with one edit to the shared project's invoke.yaml, and undo it afterwards."""
+    settings = folder / "invoke.yaml"
+    original = settings.read_text()
+    settings.write_text(original.replace(old, new))
+    try:
+        return invoke(folder, *tasks, **env)
+    finally:
+        settings.write_text(original)

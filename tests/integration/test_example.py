@@ -36,12 +36,14 @@ def test_all_passes_on_the_example_and_prints_its_summary(example, invoke):
     coverage = next(c for c in report["stages"][1]["checks"] if c["name"] == "coverage")
     assert coverage["status"] == "passed" and coverage["threshold"] == 80 and coverage["value"] >= 80
     cases = junit_cases(example)
-    assert list(cases) == ["lint", "test", "data", "model", "onnx", "package", "image", "push"]
+    assert list(cases) == ["lint", "test", "data", "model", "onnx", "package", "image", "push", "parity"]
     assert all(case.is_passed for case in cases["data"]) and len(cases["data"]) == 16
     assert all(case.is_passed for case in cases["test"])
     assert {"test_model_separates_malignant_from_benign", "coverage"} <= {c.name for c in cases["test"]}
     for artifact in ("pytest.xml", "coverage.xml", "coverage.json"):
         assert (example / "build" / "ci" / artifact).exists()
+    assert all(case.is_passed for case in cases["parity"])  # scored inside the image, as in development
+    assert "| label flips | – | 0 |" in summary and "| library differences | – | 0 |" in summary
 
 
 def test_breaking_an_example_test_fails_the_run_and_names_the_test(example, invoke):
@@ -66,7 +68,7 @@ def test_lint_finding_stops_the_pipeline_before_tests(example, invoke):
     assert done.returncode == 1
     assert "clinic/extra.py:1: error: F401" in done.stdout
     report = json.loads((example / "build" / "ci" / "report.json").read_text())
-    assert [s["status"] for s in report["stages"]] == ["failed"] + ["skipped"] * 7
+    assert [s["status"] for s in report["stages"]] == ["failed"] + ["skipped"] * 8
 
 
 def test_in_github_actions_output_is_grouped_annotated_and_summarised(example, invoke, tmp_path):
@@ -77,7 +79,7 @@ def test_in_github_actions_output_is_grouped_annotated_and_summarised(example, i
     )
     assert done.returncode == 1
     lines = done.stdout.splitlines()
-    assert "::group::[1/8] lint" in lines and "::group::[2/8] test" in lines
+    assert "::group::[1/9] lint" in lines and "::group::[2/9] test" in lines
     assert any(line.startswith("::error file=clinic/extra.py,line=1,title=F401::") for line in lines)
     assert step_summary.read_text().startswith("## dsci: ❌ failed")
 

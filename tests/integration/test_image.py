@@ -5,10 +5,7 @@ Needs the services of `scripts/services up` (a Docker engine, the offline base i
 
 import io
 import json
-import os
-import shutil
 import socket
-import subprocess
 import tarfile
 import time
 import urllib.error
@@ -18,42 +15,9 @@ import joblib
 import pandas as pd
 import pytest
 
-from tests.integration.conftest import EXAMPLE, INVOKE, PROVIDER_VARIABLES, git
+from tests.integration.conftest import run_with
 
 pytestmark = pytest.mark.tool("invoke", "git", "build", "docker", "docker-engine")
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """The example's image, built once for the module: (project folder, image details)."""
-    folder = tmp_path_factory.mktemp("image") / "clinic"
-    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("build", "models", "dist", "__pycache__"))
-    git(folder, "init", "--quiet", "--initial-branch=main")
-    git(folder, "add", "--all")
-    git(folder, "commit", "--quiet", "--message", "the clinic project")
-
-    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_VARIABLES}
-    done = subprocess.run(
-        [INVOKE, "train", "ci.package", "ci.image"],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return folder, json.loads((folder / "build" / "ci" / "image" / "image.json").read_text())
-
-
-def run_with(folder, invoke, old, new, *tasks, **env):
-    """Run tasks with one edit to the shared project's invoke.yaml, and undo it afterwards."""
-    settings = folder / "invoke.yaml"
-    original = settings.read_text()
-    settings.write_text(original.replace(old, new))
-    try:
-        return invoke(folder, *tasks, **env)
-    finally:
-        settings.write_text(original)
 
 
 def free_port():

@@ -39,6 +39,7 @@ def test_collection_declares_every_default_and_the_tasks():
         "package": [],
         "image": [],
         "push": [],
+        "parity": [],
         "data.check": ["data"],
         "data.pii": [],
         "model.evaluate": ["model"],

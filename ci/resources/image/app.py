@@ -5,12 +5,17 @@ GET /health (the process answers), GET /ready (the model is loaded), GET
 predictions out; a malformed request gets 422 and a message). At start it
 checks every file of the bundle against the manifest's sha256 and size, and
 refuses to start on any difference.
+
+`python app.py parity ROWS.json` scores a file of rows with the same
+``predict`` and prints it as JSON with what the image runs (Python, platform,
+installed distributions): dsci's parity stage compares that with development.
 """
 
 import hashlib
 import io
 import json
 import os
+import sys
 import tarfile
 
 BUNDLE = os.environ.get("DSCI_BUNDLE", "/app/bundle.tar")
@@ -30,10 +35,10 @@ def load(bundle_path):
                 raise SystemExit(f"refusing to start: {entry['path']} does not match the bundle's manifest")
             contents[entry["path"]] = data
     name = MODEL or manifest["files"][0]["path"]
-    return manifest, joblib.load(io.BytesIO(contents[name]))
+    return manifest, name, joblib.load(io.BytesIO(contents[name]))
 
 
-MANIFEST, ESTIMATOR = load(BUNDLE)
+MANIFEST, MODEL_NAME, ESTIMATOR = load(BUNDLE)
 
 
 def predict(payload):
@@ -62,7 +67,7 @@ def application(environ, start_response):
     if method == "GET" and path == "/health":
         return respond(start_response, "200 OK", {"status": "ok"})
     if method == "GET" and path == "/ready":
-        return respond(start_response, "200 OK", {"status": "ready", "model": MANIFEST["files"][0]["path"]})
+        return respond(start_response, "200 OK", {"status": "ready", "model": MODEL_NAME})
     if method == "GET" and path == "/metadata":
         keys = ("name", "git", "built", "python", "files", "metrics")
         return respond(start_response, "200 OK", {key: MANIFEST.get(key) for key in keys})
@@ -75,3 +80,26 @@ def application(environ, start_response):
             message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             return respond(start_response, "422 Unprocessable Entity", {"error": message})
     return respond(start_response, "404 Not Found", {"error": f"no route {method} {path}"})
+
+
+def environment():
+    """What this image runs: Python, platform, and every installed distribution with its version."""
+    import platform
+    from importlib import metadata
+
+    installed = {
+        dist.metadata["Name"]: dist.version for dist in metadata.distributions() if dist.metadata["Name"]
+    }
+    return {"python": platform.python_version(), "platform": platform.platform(), "distributions": installed}
+
+
+def parity(rows_file):
+    """A JSON file's rows scored by ``predict``, with the model, the manifest's lock and the environment."""
+    with open(rows_file, encoding="utf-8") as f:
+        scored = predict({"rows": json.load(f)})
+    model = next(entry for entry in MANIFEST["files"] if entry["path"] == MODEL_NAME)
+    return {**scored, "model": model, "lock": MANIFEST.get("lock", []), **environment()}
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["parity"]:
+    json.dump(parity(sys.argv[2]), sys.stdout)

@@ -1,0 +1,59 @@
+"""ci.parity: the golden set's predictions in development and inside the built image, compared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invoke import task
+
+from ci.tasks._stage import Stage
+
+
+def parity_stage(c: Any, s: Any, record: bool = False, image_ref: str | None = None, **given: Any) -> Any:
+    from ci import image, parity
+    from ci.core.results import StageResult
+
+    cfg = dict(s.get("parity"))
+    for key, value in given.items():
+        cfg[key] = s.get(f"parity.{key}", value, f"--{key}")
+    if not cfg["golden"]:
+        return StageResult("parity", skipped="no golden set (ci.parity.golden)")
+    if not s.get("model.path"):
+        return StageResult("parity", skipped="no model file (ci.model.path)")
+    if record:
+        return parity.record(cfg, s.get("model"), root=s.root)
+    reference = s.get("parity.image", image_ref, "--image")
+    built_by = "build it with `invoke ci.image`" if not reference else "build it, or fix ci.parity.image"
+    reference = reference or image.built(s.report_dir / "image")["tags"][0]
+    return parity.check(
+        cfg,
+        s.get("model"),
+        root=s.root,
+        report_dir=s.report_dir,
+        image=reference,
+        built_by=built_by,
+        project=image.project_metadata(s.root).get("name", ""),
+        engine=image.client(),
+    )
+
+
+PARITY = Stage("parity", parity_stage)
+
+
+@task(
+    help={
+        "record": "Score the golden set here and store its predictions beside it (writing it first from a "
+        "sample of ci.model.holdout when it is missing); commit both files.",
+        "image": "The image to check (ci.parity.image); default: the one ci.image built last.",
+        "rtol": "Relative tolerance for scores (ci.parity.rtol).",
+        "atol": "Absolute tolerance for scores (ci.parity.atol).",
+    },
+)
+def parity(c, record=False, image=None, rtol=None, atol=None):
+    """Prove the image predicts as development does: the golden set scored in both, libraries compared."""
+    from ci.tasks._pipeline import run_stages
+
+    def stage(c: Any, s: Any) -> Any:
+        return parity_stage(c, s, record, image, rtol=rtol, atol=atol)
+
+    run_stages(c, [PARITY._replace(run=stage)])

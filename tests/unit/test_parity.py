@@ -1,0 +1,136 @@
+"""The comparisons behind ci.parity: predictions, libraries, the stored record, the summary."""
+
+import json
+
+import pytest
+
+from ci import parity
+from ci.core.errors import CheckFailed, ConfigError
+from ci.core.results import Status
+from ci.parity import Scored, compare, library_drift
+
+
+def classifier(labels, positive):
+    return Scored(labels, [[1 - p, p] for p in positive], [0, 1])
+
+
+def test_identical_predictions_are_the_same():
+    dev = classifier([0, 1, 1], [0.1, 0.9, 0.7])
+    found = compare(dev, classifier([0, 1, 1], [0.1, 0.9, 0.7]), rtol=0, atol=0)
+    assert found.same and found.max_abs == 0 and found.worst == []
+
+
+def test_flips_are_counted_and_listed_first_then_the_largest_differences():
+    dev = classifier([0, 1, 1, 0], [0.1, 0.9, 0.51, 0.3])
+    image = classifier([0, 1, 0, 0], [0.1, 0.9 + 1e-16 * 4, 0.49, 0.3 + 1e-9])
+    found = compare(dev, image, rtol=0, atol=0, worst=3)
+    assert (found.flips, found.outside) == (1, 3)
+    assert [w["row"] for w in found.worst] == [2, 3, 1]
+    assert found.worst[0] == {
+        "row": 2, "development": 1, "image": 0, "difference": pytest.approx(0.02),
+        "class": 0, "development_score": pytest.approx(0.49), "image_score": pytest.approx(0.51),
+    }  # fmt: skip
+    assert found.max_abs == pytest.approx(0.02)
+
+
+def test_tolerances_are_absolute_plus_relative_to_development():
+    dev = Scored([100.0, 1.0])  # a regressor: the values are the scores
+    image = Scored([100.001, 1.0])
+    assert not compare(dev, image, rtol=0, atol=1e-4).same
+    assert compare(dev, image, rtol=2e-5, atol=0).same  # 1e-3 <= 2e-5 * 100
+    assert not compare(dev, image, rtol=5e-6, atol=0).same
+    assert compare(dev, image, rtol=0, atol=1e-3 + 1e-12).same
+
+
+def test_nan_on_both_sides_is_equal_and_on_one_side_is_infinitely_far():
+    assert compare(Scored([float("nan"), 1.0]), Scored([float("nan"), 1.0]), 0, 0).same
+    found = compare(Scored([float("nan"), 1.0]), Scored([2.0, 1.0]), 0, 1e9)
+    assert found.outside == 1 and found.max_abs == float("inf")
+
+
+def test_different_row_counts_or_classes_fail_outright():
+    with pytest.raises(CheckFailed, match="development scored 2 golden rows, the image 1"):
+        compare(Scored([1, 2]), Scored([1]), 0, 0)
+    with pytest.raises(CheckFailed, match=r"classes differ: \[0, 1\] in development, \[1, 2\] in the image"):
+        compare(classifier([0], [0.5]), Scored([1], [[0.5, 0.5]], [1, 2]), 0, 0)
+
+
+def test_labels_without_scores_compare_labels_only():
+    found = compare(Scored(["a", "b"], None, ["a", "b"]), Scored(["a", "a"], None, ["a", "b"]), 0, 0)
+    assert (found.flips, found.outside, found.max_abs) == (1, 0, 0.0)
+
+
+def test_library_drift_lists_other_versions_and_packages_development_lacks():
+    lock = ["numpy==2.4.6", "scikit-learn==1.9.1", "pip==26.3", "pytest==9.0.0"]
+    installed = {"numpy": "2.3.5", "scikit_learn": "1.9.1", "pip": "23.0.1", "setuptools": "66.1.1",
+                 "extra-lib": "1.0", "clinic": "0.1.0"}  # fmt: skip
+    differences, compared = library_drift(lock, installed, project="clinic")
+    assert differences == [
+        {"package": "extra-lib", "development": None, "image": "1.0"},
+        {"package": "numpy", "development": "2.4.6", "image": "2.3.5"},
+    ]
+    assert compared == 3  # pip and setuptools are the venv's tooling; clinic runs from source here
+    assert parity.describe_drift(differences) == (
+        "extra-lib not installed in development, 1.0 in the image; "
+        "numpy 2.4.6 in development, 2.3.5 in the image"
+    )
+
+
+def test_a_patch_release_is_noted_another_minor_or_platform_warns():
+    here = {"python": "3.11.7", "platform": "Linux-x86_64-with-glibc2.36"}
+    same = parity._runtime_check("img", here, dict(here))
+    patch = parity._runtime_check("img", here, {**here, "python": "3.11.2"})
+    minor = parity._runtime_check("img", here, {**here, "python": "3.12.1"})
+    libc = parity._runtime_check("img", here, {**here, "platform": "Linux-x86_64-with-glibc2.31"})
+    assert (same.status, patch.status, minor.status, libc.status) == (
+        Status.PASSED, Status.PASSED, Status.WARNED, Status.WARNED,
+    )  # fmt: skip
+    assert patch.message == "python 3.11.7 in development, 3.11.2 in the image"
+
+
+def write_record(folder, **changes):
+    golden = folder / "golden.csv"
+    golden.write_text("a,b\n1,2\n")
+    scored = Scored([1], [[0.25, 0.75]], [0, 1])
+    record = {
+        "golden": {"path": "golden.csv", "sha256": parity.sha256_file(golden)[0], "rows": 1},
+        "model": {"path": "m.joblib", "sha256": "0" * 64},
+        **scored.to_json(),
+        "sha256": scored.sha256(),
+        **changes,
+    }
+    parity.record_path(golden).write_text(json.dumps(record))
+    return golden
+
+
+def test_a_matching_record_is_read(project):
+    golden = write_record(project)
+    assert parity.read_record(golden)["probabilities"] == [[0.25, 0.75]]
+    assert parity.record_path(golden).name == "golden.predictions.json"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"sha256": "f" * 64}, "golden.predictions.json: its predictions do not match their sha256"),
+        ({"model": {}}, "golden.predictions.json: not a predictions record ('sha256')"),
+        ({"golden": {"sha256": "e" * 64}}, "golden.csv changed since its predictions were recorded"),
+    ],
+)
+def test_a_record_that_does_not_match_is_refused(project, change, message):
+    golden = write_record(project, **change)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")) as caught:
+        parity.read_record(golden)
+    assert caught.value.message.endswith("re-record with `invoke ci.parity --record`")
+
+
+def test_a_record_that_is_not_json_is_refused(project):
+    golden = write_record(project)
+    parity.record_path(golden).write_text("{")
+    with pytest.raises(ConfigError, match=r"golden\.predictions\.json: not a predictions record"):
+        parity.read_record(golden)
+
+
+def test_the_caret_lines_of_a_traceback_are_not_a_container_s_last_words():
+    log = b"Traceback\n  File x\n    open(p)\n    ^^^^^^^\nFileNotFoundError: nope\n"
+    assert parity.last_lines(log) == ["File x", "open(p)", "FileNotFoundError: nope"]
