@@ -9,12 +9,12 @@ errors and dropped connections are retried a bounded number of times.
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 from ci.core.errors import CheckFailed, ConfigError, EnvError
 from ci.core.results import Check, StageResult, Status
+from ci.core.retries import Transient, with_retries
 
 MANIFEST_TYPES = ", ".join(
     (
@@ -24,28 +24,11 @@ MANIFEST_TYPES = ", ".join(
         "application/vnd.oci.image.index.v1+json",
     )
 )
-T = TypeVar("T")
-
-
-class Transient(Exception):
-    """A failure worth another try: a 5xx answer or a dropped connection."""
 
 
 def credentials(cfg: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, str] | None:
     user, password = environ.get(cfg["username_env"]), environ.get(cfg["password_env"])
     return {"username": user, "password": password} if user and password else None
-
-
-def with_retries(action: Callable[[], T], *, tries: int, what: str, pause: float = 1.0) -> T:
-    """``action()``, again after a Transient failure, at most ``tries`` times in all, with backoff."""
-    for attempt in range(1, tries + 1):
-        try:
-            return action()
-        except Transient as error:
-            if attempt == tries:
-                raise EnvError(f"{what} failed {tries} times, last: {error}") from None
-            time.sleep(pause * 2 ** (attempt - 1))
-    raise AssertionError("unreachable")
 
 
 def _transient(error: Exception) -> bool:

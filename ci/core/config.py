@@ -632,6 +632,54 @@ SETTINGS: dict[str, Any] = {
         ),
         "timeout": Setting(300, Number(1), "Seconds a container may take to score the golden set."),
     },
+    "notify": {
+        "recipients": Setting([], ListOf(Str()), "Who `invoke ci.notify` mails when the last run failed."),
+        "recipients_env": Setting(
+            "DSCI_MAIL_TO",
+            Str(),
+            "Environment variable with more recipients, comma-separated (jobs seeded by dsci set it).",
+        ),
+        "sender": Setting("dsci@localhost", Str(), "The From address."),
+        "smtp_host": Setting("localhost", Str(), "SMTP server."),
+        "smtp_port": Setting(25, Number(1, 65535), "SMTP port (587 with STARTTLS, usually)."),
+        "starttls": Setting(False, Bool(), "Upgrade the connection with STARTTLS before logging in."),
+        "username_env": Setting(
+            "DSCI_SMTP_USER", Str(), "Environment variable holding the SMTP user; unset: no login."
+        ),
+        "password_env": Setting(
+            "DSCI_SMTP_PASSWORD", Str(), "Environment variable holding the SMTP password."
+        ),
+        "timeout": Setting(30, Number(1), "Seconds to wait for the SMTP server."),
+        "retries": Setting(3, Number(1, 10), "Tries, with backoff, on a dropped connection or a 4xx answer."),
+    },
+    "jenkins": {
+        "url": Setting("", Str(), "Jenkins' URL, e.g. https://jenkins.example.com/."),
+        "user_env": Setting("JENKINS_USER", Str(), "Environment variable holding the Jenkins user."),
+        "token_env": Setting("JENKINS_TOKEN", Str(), "Environment variable holding that user's API token."),
+        "jobs": Setting("jenkins/jobs.yaml", Str(), "The jobs file that `invoke ci.jenkins.seed` reads."),
+        "retries": Setting(
+            3, Number(1, 10), "Tries for each call, with backoff, on 5xx or a dropped connection."
+        ),
+        "timeout": Setting(30, Number(1), "Seconds to wait for each answer."),
+    },
+    "azure": {
+        "organization": Setting(
+            "", Str(), "Azure DevOps organization URL, e.g. https://dev.azure.com/contoso."
+        ),
+        "project": Setting("", Str(), "The Azure DevOps project."),
+        "repository": Setting("", Str(), "The Azure Repos Git repository; empty: the project's name."),
+        "pipeline": Setting("", Str(), "The pipeline's name; empty: the repository's name."),
+        "folder": Setting("\\", Str(), "The pipeline's folder."),
+        "yaml": Setting(
+            "azure-pipelines/azure-pipelines.yml",
+            Str(),
+            "The pipeline file in the repository (ci.init writes it).",
+        ),
+        "branch": Setting("main", Str(), "The branch a queued run builds."),
+        "token_env": Setting(
+            "AZURE_DEVOPS_PAT", Str(), "Environment variable holding a personal access token."
+        ),
+    },
 }
 
 
@@ -643,9 +691,9 @@ def _walk(node: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterator[tup
             yield from _walk(value, (*prefix, key))
 
 
-def dotted(path: tuple[str, ...]) -> str:
+def dotted(path: tuple[str, ...], root: str = "ci") -> str:
     """``ci.data.datasets[0].path`` from ``("data", "datasets", "[0]", "path")``."""
-    return "".join(p if p.startswith("[") else f".{p}" for p in path).join(("ci", ""))
+    return (root + "".join(p if p.startswith("[") else f".{p}" for p in path)).lstrip(".")
 
 
 def setting(key: str) -> Setting:
@@ -694,21 +742,31 @@ def validate(
         return None
 
     found = problem(SETTINGS, tree)
-    if not found:
-        return
+    if found:
+        raise complaint(found, tree, where)
+
+
+def complaint(
+    found: Problem, tree: Any, where: Callable[[tuple[str, ...]], str], root: str = "ci"
+) -> ConfigError:
+    """The one-line error for a problem in ``tree``; keys are named from ``root`` (``ci.lint.paths``)."""
     path, value = found.path, value_at(tree, found.path, None)
     if found.keys:
         close = closest(path[-1], found.keys)
         hint = (
-            f"; did you mean {dotted((*path[:-1], close))}?"
+            f"; did you mean {dotted((*path[:-1], close), root)}?"
             if close
             else f"; valid keys here: {', '.join(sorted(found.keys))}"
         )
-        raise ConfigError(f"{where(path)}: unknown key {dotted(path)}{hint}")
+        return ConfigError(f"{where(path)}: unknown key {dotted(path, root)}{hint}")
     if found.missing:
-        raise ConfigError(f"{where(path[:-1])}: {dotted(path[:-1])} needs {path[-1]}: {found.expected}")
+        return ConfigError(
+            f"{where(path[:-1])}: {dotted(path[:-1], root)} needs {path[-1]}: {found.expected}"
+        )
     hint = f"; did you mean {show(found.hint)}?" if found.hint else ""
-    raise ConfigError(f"{where(path)}: {dotted(path)} must be {found.expected}, got {show(value)}{hint}")
+    return ConfigError(
+        f"{where(path)}: {dotted(path, root)} must be {found.expected}, got {show(value)}{hint}"
+    )
 
 
 def closest(word: str, choices: Iterable[str]) -> str | None:

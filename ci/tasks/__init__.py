@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from ci.core import config
-from ci.tasks import data, image, model, package, parity, pipeline, push, quality
+from ci.tasks import data, image, jenkins, model, notify, package, parity, pipeline, push, quality, templates
 
 
 def collection() -> Collection:
@@ -18,7 +18,11 @@ def collection() -> Collection:
     ns.add_task(image.image)
     ns.add_task(push.push)
     ns.add_task(parity.parity)
+    ns.add_task(model.onnx)
+    ns.add_task(templates.init)
+    ns.add_task(notify.notify)
     ns.add_collection(Collection("data", data.check, data.pii))
     ns.add_collection(Collection("model", model.evaluate, model.export))
+    ns.add_collection(Collection("jenkins", jenkins.seed, jenkins.failures))
     ns.configure({"ci": config.defaults()})
     return ns

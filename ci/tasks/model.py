@@ -89,3 +89,11 @@ def export(c, format="onnx", double=None, tolerance=None):  # noqa: A002 - the f
 
         raise fail(detect(), ConfigError(f'--format must be "onnx", got "{format}"'))
     run_stages(c, [ONNX._replace(run=lambda c, s: onnx_stage(c, s, double, tolerance, force=True))])
+
+
+@task
+def onnx(c):
+    """The onnx stage of ci.all: export and parity when ci.model.onnx.enabled (ci.model.export forces it)."""
+    from ci.tasks._pipeline import run_stages
+
+    run_stages(c, [ONNX])

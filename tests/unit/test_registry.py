@@ -1,6 +1,7 @@
 import pytest
 
 from ci import registry
+from ci.core import retries
 from ci.core.errors import EnvError
 
 SETTINGS = {"username_env": "REG_USER", "password_env": "REG_PASSWORD"}
@@ -21,26 +22,26 @@ def test_transient_failures_are_retried_with_backoff_then_succeed():
     def flaky():
         calls.append(1)
         if len(calls) < 3:
-            raise registry.Transient("503 Service Unavailable")
+            raise retries.Transient("503 Service Unavailable")
         return "done"
 
-    original = registry.time.sleep
-    registry.time.sleep = pauses.append
+    original = retries.time.sleep
+    retries.time.sleep = pauses.append
     try:
-        assert registry.with_retries(flaky, tries=3, what="push") == "done"
+        assert retries.with_retries(flaky, tries=3, what="push") == "done"
     finally:
-        registry.time.sleep = original
+        retries.time.sleep = original
     assert len(calls) == 3 and pauses == [1.0, 2.0]
 
 
 def test_retries_are_bounded_and_end_in_an_environment_error(monkeypatch):
-    monkeypatch.setattr(registry.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(retries.time, "sleep", lambda seconds: None)
 
     def down():
-        raise registry.Transient("connection refused")
+        raise retries.Transient("connection refused")
 
     with pytest.raises(EnvError) as caught:
-        registry.with_retries(down, tries=2, what="push to 127.0.0.1:5999")
+        retries.with_retries(down, tries=2, what="push to 127.0.0.1:5999")
     assert str(caught.value) == "push to 127.0.0.1:5999 failed 2 times, last: connection refused"
 
 

@@ -40,6 +40,8 @@ def test_collection_declares_every_default_and_the_tasks():
         "image": [],
         "push": [],
         "parity": [],
+        "onnx": [],
+        "init": [],
         "data.check": ["data"],
         "data.pii": [],
         "model.evaluate": ["model"],

@@ -1,0 +1,89 @@
+"""Mail: the summary of a failed run to its recipients, with report.json attached.
+
+SMTP host, port, STARTTLS and the sender come from the settings; the user and
+password from environment variables the settings name (never printed). A
+dropped connection or a 4xx answer is retried a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+from collections.abc import Mapping, Sequence
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+from ci.core.errors import ConfigError, EnvError
+from ci.core.retries import Transient, with_retries
+
+
+def recipients(cfg: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The configured recipients and those of the environment variable (a Jenkins job's parameter)."""
+    extra = environ.get(cfg["recipients_env"], "") if cfg["recipients_env"] else ""
+    found = [*cfg["recipients"], *(part.strip() for part in extra.split(","))]
+    return list(dict.fromkeys(address for address in found if address))
+
+
+def message(
+    cfg: Mapping[str, Any], to: Sequence[str], subject: str, body: str,
+    attachments: Sequence[tuple[str, bytes, str]] = (),
+) -> EmailMessage:  # fmt: skip
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = cfg["sender"], ", ".join(to), subject
+    mail["Date"], mail["Message-ID"] = formatdate(localtime=True), make_msgid(domain="dsci")
+    mail.set_content(body)
+    for name, data, kind in attachments:
+        maintype, _, subtype = kind.partition("/")
+        mail.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return mail
+
+
+def send(cfg: Mapping[str, Any], mail: EmailMessage, environ: Mapping[str, str] = os.environ) -> None:
+    """Deliver ``mail`` through the configured SMTP server; one-line errors, no password shown."""
+    host, port = cfg["smtp_host"], int(cfg["smtp_port"])
+    user = environ.get(cfg["username_env"], "") if cfg["username_env"] else ""
+    password = environ.get(cfg["password_env"], "") if cfg["password_env"] else ""
+    if user and not password:
+        raise ConfigError(
+            f"ci.notify.password_env: {cfg['password_env']} is not set, but {cfg['username_env']} is"
+        )
+
+    def deliver() -> None:
+        try:
+            with smtplib.SMTP(host, port, timeout=float(cfg["timeout"])) as smtp:
+                if cfg["starttls"]:
+                    smtp.starttls(context=ssl.create_default_context())
+                if user:
+                    smtp.login(user, password)
+                refused = smtp.send_message(mail)
+        except smtplib.SMTPAuthenticationError:
+            raise ConfigError(
+                f"the SMTP server {host}:{port} refused the login of {user!r}: check "
+                f"{cfg['username_env']} and {cfg['password_env']}"
+            ) from None
+        except smtplib.SMTPNotSupportedError:
+            raise ConfigError(
+                f"ci.notify.starttls: the SMTP server {host}:{port} does not offer STARTTLS"
+            ) from None
+        except smtplib.SMTPRecipientsRefused as error:
+            raise ConfigError(
+                f"the SMTP server {host}:{port} refused every recipient: {', '.join(error.recipients)}"
+            ) from None
+        except smtplib.SMTPResponseException as error:
+            said = f"{error.smtp_code} {error.smtp_error.decode(errors='replace')}"
+            if 400 <= error.smtp_code < 500:
+                raise Transient(said) from None
+            raise EnvError(f"the SMTP server {host}:{port} answered {said}") from None
+        except (smtplib.SMTPServerDisconnected, ConnectionResetError, TimeoutError) as error:
+            raise Transient(type(error).__name__) from None
+        except OSError as error:
+            raise EnvError(
+                f"no SMTP server answers at {host}:{port} ({error.strerror or error}); "
+                "check ci.notify.smtp_host and ci.notify.smtp_port"
+            ) from None
+        if refused:
+            raise ConfigError(f"the SMTP server {host}:{port} refused {', '.join(sorted(refused))}")
+
+    with_retries(deliver, tries=int(cfg["retries"]), what=f"mail through {host}:{port}")

@@ -1,0 +1,48 @@
+"""ci.notify: mail the summary of a failed run, report.json attached."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invoke import task
+
+from ci.tasks._stage import Stage
+
+
+def notify_stage(c: Any, s: Any) -> Any:
+    from ci import notify
+    from ci.core import reports
+    from ci.core.config import display
+    from ci.core.results import Check, StageResult, Status
+
+    cfg = s.get("notify")
+    to = notify.recipients(cfg)
+    if not to:
+        return StageResult(
+            "notify", skipped=f"no recipients (ci.notify.recipients, ${cfg['recipients_env']})"
+        )
+    report = s.report_dir / "report.json"
+    if not report.is_file():
+        return StageResult("notify", skipped=f"no report in {display(s.report_dir)}: no run to tell of")
+    run = reports.load(s.report_dir)
+    if run.status is not Status.FAILED:
+        return StageResult("notify", skipped=f"the last run {run.status}: nothing to mail")
+    subject = f"dsci: {s.root.resolve().name} failed ({run.tally()})"
+    summary = (s.report_dir / "summary.md").read_text(encoding="utf-8")
+    mail = notify.message(
+        cfg, to, subject, summary, [("report.json", report.read_bytes(), "application/json")]
+    )
+    notify.send(cfg, mail)
+    said = f"mailed {', '.join(to)}: {subject}"
+    return StageResult("notify", [Check("mail", Status.PASSED, said)], summary=f"M{said[1:]}.")
+
+
+NOTIFY = Stage("notify", notify_stage)
+
+
+@task
+def notify(c):
+    """When the last run failed, mail its summary to ci.notify.recipients with report.json attached."""
+    from ci.tasks._pipeline import run_stages
+
+    run_stages(c, [NOTIFY])

@@ -1,0 +1,79 @@
+// The dsci pipeline as a Jenkins shared library step: load this repository as a
+// library whose path is jenkins/, then a project's whole Jenkinsfile is
+//
+//     @Library('dsci') _
+//     dsciPipeline(recipients: 'team@example.com')
+//
+// Every stage calls one Invoke task; see dsciPipeline.txt for the options.
+
+def call(Map config = [:]) {
+    List stages = config.get('stages', ['lint', 'test', 'data', 'model', 'onnx', 'package', 'image', 'push', 'parity'])
+    String requirement = config.get('requirement', 'dsci[all]')
+    String image = config.get('image', '')  // run the stages in this Docker image (the sandbox); '' runs on the agent
+    String credentials = config.get('registryCredentials', '')
+
+    pipeline {
+        agent any
+        options {
+            timestamps()
+            timeout(time: config.get('timeoutMinutes', 120) as int, unit: 'MINUTES')
+            buildDiscarder(logRotator(numToKeepStr: '30'))
+            disableConcurrentBuilds()
+        }
+        triggers {
+            cron(config.get('cron', 'H 2 * * *'))
+        }
+        stages {
+            stage('setup') {
+                steps {
+                    dir('build/ci') { deleteDir() }
+                    script {
+                        dsciRun(image, credentials, "python3 -m venv .venv && .venv/bin/python -m pip install --quiet '${requirement}'")
+                    }
+                }
+            }
+            stage('dsci') {
+                steps {
+                    script {
+                        for (String name in stages) {
+                            stage(name) {
+                                dsciRun(image, credentials, ".venv/bin/invoke ci.${name}")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        post {
+            always {
+                junit allowEmptyResults: true, testResults: 'build/ci/junit.xml'
+                archiveArtifacts artifacts: 'build/ci/**', allowEmptyArchive: true, fingerprint: true
+            }
+            failure {
+                script {
+                    dsciRun(image, credentials, '.venv/bin/invoke ci.notify')
+                }
+            }
+        }
+    }
+}
+
+// One shell command, on the agent or inside the Docker image, with the registry's credentials when given.
+def dsciRun(String image, String credentials, String command) {
+    Closure body = {
+        if (image) {
+            docker.image(image).inside { sh command }
+        } else {
+            sh command
+        }
+    }
+    if (credentials) {
+        withCredentials([usernamePassword(credentialsId: credentials,
+                                          usernameVariable: 'DSCI_REGISTRY_USER',
+                                          passwordVariable: 'DSCI_REGISTRY_PASSWORD')]) {
+            body()
+        }
+    } else {
+        body()
+    }
+}
