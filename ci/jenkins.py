@@ -37,7 +37,7 @@ JOB = Record(
         "credentials": Str(),
         "description": Str(),
     },
-    expected="a job: name, repository, and optionally folder, branch, jenkinsfile, cron, recipients",
+    expected="a job",
     required=("name", "repository"),
 )
 JOBS_FILE = Record({"jobs": ListOf(JOB)}, expected="a mapping with a list of jobs", required=("jobs",))
