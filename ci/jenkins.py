@@ -271,6 +271,11 @@ class Server:
             ) from None
         except (requests.ConnectionError, self._jenkins.TimeoutException) as error:
             raise Transient(f"no answer ({type(error).__name__})") from None
+        except requests.HTTPError as error:  # another 4xx: say what Jenkins said
+            said = (error.response.text or "").strip().splitlines()[:1] or [error.response.reason]
+            raise EnvError(
+                f"Jenkins at {self.url} answered {error.response.status_code} to {what}: {said[0]}"
+            ) from None
 
     def check(self) -> str:
         """Who we are on Jenkins: proves the URL and the credentials before any change."""
