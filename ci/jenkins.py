@@ -264,8 +264,8 @@ class Server:
 
         try:
             return action()
-        except _Refused as error:
-            raise EnvError(
+        except _Refused as error:  # as for registries: fix the credentials' variables
+            raise ConfigError(
                 f"Jenkins at {self.url} refused {what} ({error}): check the user and API token in "
                 "ci.jenkins.user_env and ci.jenkins.token_env, and that the user may configure jobs"
             ) from None

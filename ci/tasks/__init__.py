@@ -5,7 +5,20 @@ from __future__ import annotations
 from invoke import Collection
 
 from ci.core import config
-from ci.tasks import data, image, jenkins, model, notify, package, parity, pipeline, push, quality, templates
+from ci.tasks import (
+    azure,
+    data,
+    image,
+    jenkins,
+    model,
+    notify,
+    package,
+    parity,
+    pipeline,
+    push,
+    quality,
+    templates,
+)
 
 
 def collection() -> Collection:
@@ -24,5 +37,6 @@ def collection() -> Collection:
     ns.add_collection(Collection("data", data.check, data.pii))
     ns.add_collection(Collection("model", model.evaluate, model.export))
     ns.add_collection(Collection("jenkins", jenkins.seed, jenkins.failures))
+    ns.add_collection(Collection("azure", azure.sync))
     ns.configure({"ci": config.defaults()})
     return ns

@@ -114,7 +114,7 @@ def test_a_jenkins_that_keeps_failing_is_an_environment_error_after_bounded_retr
 def test_a_wrong_token_is_refused_in_one_line_without_the_token(seed, jenkins):
     write_jobs(seed.jobs, 3)
     done = seed(token="not-the-token")
-    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr
     assert "refused whoAmI (401 Unauthorized): check the user and API token" in done.stderr
     assert "not-the-token" not in done.stdout + done.stderr and "Traceback" not in done.stderr
     assert jenkins.writes == []

@@ -45,6 +45,7 @@ def test_collection_declares_every_default_and_the_tasks():
         "notify": [],
         "jenkins.seed": [],
         "jenkins.failures": [],
+        "azure.sync": [],
         "data.check": ["data"],
         "data.pii": [],
         "model.evaluate": ["model"],

@@ -1,0 +1,160 @@
+"""Azure DevOps: the pipeline definition that runs the repository's azure-pipelines.yml, and queuing a run.
+
+With the azure-devops SDK: the pipeline is created when missing (Pipelines
+API); when it exists but runs another YAML file or repository, its build
+definition is updated (Build API, the Pipelines API has no update); when it
+matches, nothing is written. The personal access token comes from an
+environment variable and is never printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ci.core.errors import ConfigError, EnvError
+
+
+@dataclass
+class Synced:
+    action: str  # created, updated, unchanged
+    pipeline_id: int
+    name: str
+    message: str
+    run: str = ""  # the queued run: its id, state and URL
+
+
+class Clients:
+    """The SDK's git, pipelines and build clients for one organization, with dsci's errors."""
+
+    def __init__(self, organization: str, token: str) -> None:
+        try:
+            from azure.devops.connection import Connection
+            from msrest.authentication import BasicAuthentication
+        except ImportError:
+            raise EnvError(
+                "the azure-devops SDK is not installed; install it with `pip install 'dsci[azure]'`"
+            ) from None
+        self.organization = organization.rstrip("/")
+        connection = Connection(base_url=self.organization, creds=BasicAuthentication("", token))
+        factory = connection.clients_v7_1
+        self.git = self.call("connecting", factory.get_git_client)
+        self.pipelines = self.call("connecting", factory.get_pipelines_client)
+        self.build = self.call("connecting", factory.get_build_client)
+
+    def call(self, what: str, action: Callable[[], Any]) -> Any:
+        from azure.devops import exceptions
+        from msrest.exceptions import ClientRequestError
+
+        try:
+            return action()
+        except exceptions.AzureDevOpsAuthenticationError:
+            raise ConfigError(
+                f"Azure DevOps at {self.organization} refused the personal access token while {what}: check "
+                "the variable ci.azure.token_env names, and that the token may read code and manage pipelines"
+            ) from None
+        except exceptions.AzureDevOpsServiceError as error:
+            raise ConfigError(f"Azure DevOps, {what}: {_first_line(error)}") from None
+        except (exceptions.AzureDevOpsClientRequestError, ClientRequestError) as error:
+            raise EnvError(
+                f"Azure DevOps at {self.organization} did not answer while {what}: {_first_line(error)}"
+            ) from None
+
+
+def sync(cfg: Mapping[str, Any], token: str, *, queue: bool = False) -> Synced:
+    """Create or update the pipeline for ``cfg["yaml"]``; with ``queue``, start a run of ``cfg["branch"]``."""
+    for key in ("organization", "project"):
+        if not cfg[key]:
+            raise ConfigError(f"ci.azure.{key} is not set")
+    project, repository = cfg["project"], cfg["repository"] or cfg["project"]
+    name = cfg["pipeline"] or repository
+    clients = Clients(cfg["organization"], token)
+    repo = clients.call(
+        f"reading the repository {repository}",
+        lambda: clients.git.get_repository(repository_id=repository, project=project),
+    )
+    existing = clients.call(
+        f"listing the pipelines of {project}", lambda: clients.pipelines.list_pipelines(project)
+    )
+    found = next((p for p in existing if p.name == name and (p.folder or "\\") == cfg["folder"]), None)
+    if found is None:
+        created = clients.call(f"creating the pipeline {name}", lambda: _create(clients, cfg, name, repo.id))
+        synced = Synced(
+            "created", created.id, name, f"created pipeline {name} (id {created.id}): {cfg['yaml']}"
+        )
+    else:
+        synced = _update(clients, cfg, found, repo.id)
+    if queue:
+        synced.run = clients.call(
+            f"queuing a run of {name}", lambda: _queue(clients, cfg, synced.pipeline_id)
+        )
+    return synced
+
+
+def _create(clients: Clients, cfg: Mapping[str, Any], name: str, repository_id: str) -> Any:
+    from azure.devops.v7_1.pipelines.models import (
+        CreatePipelineConfigurationParameters,
+        CreatePipelineParameters,
+    )
+
+    class YamlConfiguration(CreatePipelineConfigurationParameters):
+        """The SDK's model knows only ``type``; the API also takes the YAML file and its repository."""
+
+        _attribute_map: ClassVar[dict[str, dict[str, str]]] = {
+            **CreatePipelineConfigurationParameters._attribute_map,
+            "path": {"key": "path", "type": "str"},
+            "repository": {"key": "repository", "type": "object"},
+        }
+
+        def __init__(self, path: str, repository: dict[str, str]) -> None:
+            super().__init__(type="yaml")
+            self.path, self.repository = path, repository
+
+    configuration = YamlConfiguration(cfg["yaml"], {"id": repository_id, "type": "azureReposGit"})
+    parameters = CreatePipelineParameters(configuration=configuration, folder=cfg["folder"], name=name)
+    return clients.pipelines.create_pipeline(parameters, cfg["project"])
+
+
+def _update(clients: Clients, cfg: Mapping[str, Any], found: Any, repository_id: str) -> Synced:
+    project = cfg["project"]
+    definition = clients.call(
+        f"reading the pipeline {found.name}", lambda: clients.build.get_definition(project, found.id)
+    )
+    process = dict(definition.process or {})
+    current_repo = getattr(definition.repository, "id", None)
+    if process.get("yamlFilename") == cfg["yaml"] and current_repo == repository_id:
+        return Synced(
+            "unchanged", found.id, found.name, f"pipeline {found.name} (id {found.id}) runs {cfg['yaml']}"
+        )
+    was = process.get("yamlFilename")
+    definition.process = {**process, "type": 2, "yamlFilename": cfg["yaml"]}
+    if current_repo != repository_id:
+        definition.repository.id = repository_id
+    clients.call(
+        f"updating the pipeline {found.name}",
+        lambda: clients.build.update_definition(definition, project, found.id),
+    )
+    return Synced(
+        "updated",
+        found.id,
+        found.name,
+        f"updated pipeline {found.name} (id {found.id}): {was} -> {cfg['yaml']}",
+    )
+
+
+def _queue(clients: Clients, cfg: Mapping[str, Any], pipeline_id: int) -> str:
+    from azure.devops.v7_1.pipelines.models import (
+        RepositoryResourceParameters,
+        RunPipelineParameters,
+        RunResourcesParameters,
+    )
+
+    branch = RepositoryResourceParameters(ref_name=f"refs/heads/{cfg['branch']}")
+    parameters = RunPipelineParameters(resources=RunResourcesParameters(repositories={"self": branch}))
+    run = clients.pipelines.run_pipeline(parameters, cfg["project"], pipeline_id)
+    return f"run {run.id} ({run.state}): {run.url}"
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -1,0 +1,208 @@
+"""An Azure DevOps look-alike over real HTTP, for the calls the azure-devops SDK makes in ci.azure.sync.
+
+No Azure DevOps server can run here. This one answers the SDK's discovery
+(OPTIONS /_apis with the resource locations, GET /_apis/resourceAreas, empty as
+on-premises servers answer, so every client uses the organization's URL), and
+the endpoints used: a Git repository, the pipelines list, create and run, and
+a build definition's get and update. A personal access token is enforced as
+basic auth with an empty user; every write is counted.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+# The SDK finds each endpoint by these ids (azure-devops 7.1's clients), then fills the route template.
+LOCATIONS = [
+    ("e81700f7-3be2-46de-8624-2eb35882fcaa", "Location", "ResourceAreas", "_apis/{resource}/{areaId}"),
+    (
+        "225f7195-f9c7-4d14-ab28-a83f7ff77e1f",
+        "git",
+        "repositories",
+        "{project}/_apis/git/{resource}/{repositoryId}",
+    ),
+    (
+        "28e1305e-2afe-47bf-abaf-cbb0e6a91988",
+        "pipelines",
+        "pipelines",
+        "{project}/_apis/{resource}/{pipelineId}",
+    ),
+    (
+        "7859261e-d2e9-4a68-b820-a5d84cc5bb3d",
+        "pipelines",
+        "runs",
+        "{project}/_apis/pipelines/{pipelineId}/{resource}/{runId}",
+    ),
+    (
+        "dbeaf647-6167-421a-bda9-c9327b25e2e6",
+        "build",
+        "definitions",
+        "{project}/_apis/build/{resource}/{definitionId}",
+    ),
+]
+
+
+class FakeAzureDevOps:
+    def __init__(
+        self, organization: str = "contoso", project: str = "clinic", token: str = "pat-123"
+    ) -> None:
+        self.organization, self.project, self.token = organization, project, token
+        self.repositories = {project: str(uuid.uuid5(uuid.NAMESPACE_URL, project))}
+        self.definitions: dict[int, dict[str, Any]] = {}
+        self.runs: list[dict[str, Any]] = []
+        self.writes: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/{organization}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeAzureDevOps:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            wbufsize = -1
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_OPTIONS(self) -> None:
+                fake._serve(self, "OPTIONS")
+
+            def do_GET(self) -> None:
+                fake._serve(self, "GET")
+
+            def do_POST(self) -> None:
+                fake._serve(self, "POST")
+
+            def do_PUT(self) -> None:
+                fake._serve(self, "PUT")
+
+        return Handler
+
+    def _serve(self, request: BaseHTTPRequestHandler, method: str) -> None:
+        length = int(request.headers.get("Content-Length") or 0)
+        body = json.loads(request.rfile.read(length) or b"null") if length else None
+        expected = "Basic " + base64.b64encode(f":{self.token}".encode()).decode()
+        if request.headers.get("Authorization") != expected:
+            return self._send(
+                request, 401, None
+            )  # as Azure DevOps: no JSON, so the SDK says "authentication"
+        path = unquote(urlsplit(request.path).path)
+        prefix = f"/{self.organization}"
+        if not path.startswith(prefix):
+            return self._send(request, 404, {"message": "no such organization"})
+        path = path[len(prefix) :]
+        with self._lock:
+            return self._route(request, method, path, body)
+
+    def _route(self, request, method: str, path: str, body: Any) -> None:
+        if method == "OPTIONS" and path == "/_apis":
+            return self._send(
+                request, 200, {"count": len(LOCATIONS), "value": [_location(*loc) for loc in LOCATIONS]}
+            )
+        if method == "GET" and path == "/_apis/ResourceAreas":
+            return self._send(request, 200, {"count": 0, "value": []})
+        match = re.fullmatch(r"/([^/]+)/_apis/(.*)", path)
+        if not match or match.group(1) != self.project:
+            return self._send(
+                request, 404, {"message": f"TF200016: The project {match and match.group(1)} does not exist"}
+            )
+        rest = match.group(2)
+        if method == "GET" and (found := re.fullmatch(r"git/repositories/([^/]+)", rest)):
+            name = found.group(1)
+            if name not in self.repositories:
+                message = f"TF401019: The Git repository with name or identifier {name} does not exist"
+                return self._send(
+                    request, 404, {"message": message, "typeKey": "GitRepositoryNotFoundException"}
+                )
+            return self._send(request, 200, {"id": self.repositories[name], "name": name})
+        if rest == "pipelines" and method == "GET":
+            listed = [self._pipeline(d) for d in self.definitions.values()]
+            return self._send(request, 200, {"count": len(listed), "value": listed})
+        if rest == "pipelines" and method == "POST":
+            return self._create(request, body)
+        if method == "POST" and (found := re.fullmatch(r"pipelines/(\d+)/runs", rest)):
+            number = len(self.runs) + 1
+            run = {"id": number, "name": f"{number}", "state": "inProgress",
+                   "url": f"{self.url}/{self.project}/_apis/pipelines/{found.group(1)}/runs/{number}",
+                   "resources": body.get("resources")}  # fmt: skip
+            self.runs.append(run)
+            self.writes.append(("run", found.group(1)))
+            return self._send(request, 200, run)
+        if found := re.fullmatch(r"build/definitions/(\d+)", rest):
+            definition = self.definitions.get(int(found.group(1)))
+            if definition is None:
+                return self._send(request, 404, {"message": "TF401252: the definition does not exist"})
+            if method == "GET":
+                return self._send(request, 200, definition)
+            if method == "PUT":
+                if body.get("revision") != definition["revision"]:
+                    return self._send(
+                        request, 409, {"message": "TF400917: the definition was changed by someone else"}
+                    )
+                definition.update(
+                    process=body["process"],
+                    repository=body["repository"],
+                    revision=definition["revision"] + 1,
+                )
+                self.writes.append(("update", found.group(1)))
+                return self._send(request, 200, definition)
+        return self._send(request, 404, {"message": f"no route {method} {path}"})
+
+    def _create(self, request, body: dict[str, Any]) -> None:
+        configuration = body.get("configuration") or {}
+        if configuration.get("type") != "yaml" or not configuration.get("path"):
+            return self._send(request, 400, {"message": "a YAML pipeline needs configuration.path"})
+        repository = configuration.get("repository") or {}
+        if repository.get("id") not in self.repositories.values():
+            return self._send(request, 400, {"message": "the repository does not exist"})
+        if any(
+            d["name"] == body["name"] and d["path"] == body.get("folder", "\\")
+            for d in self.definitions.values()
+        ):
+            return self._send(request, 409, {"message": f"a pipeline named {body['name']} already exists"})
+        number = len(self.definitions) + 1
+        self.definitions[number] = {
+            "id": number, "name": body["name"], "path": body.get("folder") or "\\", "revision": 1,
+            "process": {"type": 2, "yamlFilename": configuration["path"]},
+            "repository": {"id": repository["id"], "type": "TfsGit"},
+        }  # fmt: skip
+        self.writes.append(("create", body["name"]))
+        return self._send(request, 200, self._pipeline(self.definitions[number]))
+
+    def _pipeline(self, definition: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.url}/{self.project}/_apis/pipelines/{definition['id']}"
+        return {"id": definition["id"], "name": definition["name"], "folder": definition["path"],
+                "revision": definition["revision"], "url": url}  # fmt: skip
+
+    @staticmethod
+    def _send(request: BaseHTTPRequestHandler, status: int, data: Any) -> None:
+        body = b"" if data is None else json.dumps(data).encode()
+        request.send_response(status)
+        request.send_header(
+            "Content-Type", "text/plain" if data is None else "application/json; charset=utf-8"
+        )
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+
+def _location(location_id: str, area: str, resource: str, template: str) -> dict[str, Any]:
+    return {"id": location_id, "area": area, "resourceName": resource, "routeTemplate": template,
+            "resourceVersion": 1, "minVersion": 1.0, "maxVersion": 7.1, "releasedVersion": "7.1"}  # fmt: skip
