@@ -13,7 +13,7 @@ from pathlib import Path
 
 from invoke import Collection, Exit
 
-from ci.core.config import check_environment, check_project_file
+from ci.core.config import check_environment, check_project_file, check_runtime_file
 from ci.core.errors import ConfigError
 from ci.tasks import collection
 
@@ -30,6 +30,7 @@ def namespace(tasks_file: str | None = None) -> Collection:
     if tasks_file is not None:
         try:
             check_environment(os.environ, check_project_file(Path(tasks_file).resolve().parent))
+            check_runtime_file(os.environ)
         except ConfigError as error:
             raise Exit(f"error: {error}", code=error.exit_code) from None
     return collection()

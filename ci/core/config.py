@@ -875,31 +875,49 @@ def check_project_file(folder: str | os.PathLike[str]) -> dict[str, Any]:
     it parses with libyaml where PyYAML has it (Invoke has loaded PyYAML
     already), six times faster than the pure-Python parser; both read YAML 1.1 alike.
     """
+    for name in PROJECT_FILES:
+        path = Path(folder, name)
+        if path.is_file():
+            return check_settings_file(path)
+    return {}
+
+
+def check_runtime_file(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings file named by ``INVOKE_RUNTIME_CONFIG`` (a tenant's, in the Azure templates), checked.
+
+    Invoke would silently skip a file that is not there, and crash on an empty name."""
+    name = environ.get("INVOKE_RUNTIME_CONFIG")
+    if name is None:
+        return {}
+    path = Path(name)
+    if not name.strip() or not path.is_file():
+        raise ConfigError(
+            f"INVOKE_RUNTIME_CONFIG: {name!r} is no settings file; name one, or unset the variable"
+        )
+    return check_settings_file(path)
+
+
+def check_settings_file(path: Path) -> dict[str, Any]:
+    """A settings file's ``ci:`` tree, or a one-line ConfigError for what Invoke would crash on."""
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-    for name in PROJECT_FILES:
-        path = Path(folder, name)
-        if not path.is_file():
-            continue
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = yaml.load(f, Loader=loader)  # a safe loader, C or Python
-        except yaml.MarkedYAMLError as error:
-            mark = error.problem_mark or error.context_mark
-            at = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-            problem = error.problem or error.context or "syntax error"
-            message = f"{display(path)}{at}: not valid YAML: {problem}; fix the file and run again"
-            raise ConfigError(message) from None
-        except (yaml.YAMLError, UnicodeDecodeError) as error:
-            raise ConfigError(f"{display(path)}: cannot be read as YAML: {error}") from None
-        if not isinstance(data, (dict, type(None))):
-            raise ConfigError(f"{display(path)}: must hold a mapping of settings, got {show(data)}")
-        tree = (data or {}).get("ci") or {}
-        validate(tree, partial(_locate_ci, path), shapes_only=True)
-        return tree
-    return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.load(f, Loader=loader)  # a safe loader, C or Python
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        at = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = error.problem or error.context or "syntax error"
+        message = f"{display(path)}{at}: not valid YAML: {problem}; fix the file and run again"
+        raise ConfigError(message) from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{display(path)}: cannot be read as YAML: {error}") from None
+    if not isinstance(data, (dict, type(None))):
+        raise ConfigError(f"{display(path)}: must hold a mapping of settings, got {show(data)}")
+    tree = (data or {}).get("ci") or {}
+    validate(tree, partial(_locate_ci, path), shapes_only=True)
+    return tree
 
 
 def check_environment(environ: Mapping[str, str], project: Mapping[str, Any]) -> None:

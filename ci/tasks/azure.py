@@ -20,9 +20,7 @@ def sync(c, run=False):
         cfg = Settings(c).validate().get("azure")
         token = os.environ.get(cfg["token_env"], "")
         if not token:
-            raise ConfigError(
-                f"{cfg['token_env']} is not set: Azure DevOps needs a personal access token"
-            )
+            raise ConfigError(f"{cfg['token_env']} is not set: Azure DevOps needs a personal access token")
         synced = azure.sync(cfg, token, queue=run)
     except DsciError as error:
         raise fail(out, error) from None

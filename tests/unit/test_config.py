@@ -1,4 +1,5 @@
 import json
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -220,3 +221,21 @@ def test_environment_values_invoke_can_read_pass():
     }
     config.check_environment(environ, {})
     config.check_environment({"INVOKE_CI_TEST_MIN_COVERAGE": "92"}, {"test": {"min_coverage": 80}})
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("", "INVOKE_RUNTIME_CONFIG: '' is no settings file; name one, or unset the variable"),
+    ("tenants/north.yaml", "INVOKE_RUNTIME_CONFIG: 'tenants/north.yaml' is no settings file"),
+])  # fmt: skip
+def test_a_runtime_settings_file_invoke_would_skip_or_crash_on_is_refused(project, value, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        config.check_runtime_file({"INVOKE_RUNTIME_CONFIG": value})
+
+
+def test_a_runtime_settings_file_is_checked_like_invoke_yaml(project):
+    (project / "north.yaml").write_text("ci:\n  lint: [src]\n")
+    with pytest.raises(ConfigError, match=r"north.yaml:2: ci.lint must be a mapping of settings"):
+        config.check_runtime_file({"INVOKE_RUNTIME_CONFIG": "north.yaml"})
+    (project / "north.yaml").write_text("ci:\n  lint:\n    paths: [src]\n")
+    assert config.check_runtime_file({"INVOKE_RUNTIME_CONFIG": "north.yaml"}) == {"lint": {"paths": ["src"]}}
+    assert config.check_runtime_file({}) == {}
