@@ -271,6 +271,12 @@ class Server:
             ) from None
         except (requests.ConnectionError, self._jenkins.TimeoutException) as error:
             raise Transient(f"no answer ({type(error).__name__})") from None
+        except self._jenkins.NotFoundException:
+            raise EnvError(
+                f"Jenkins at {self.url} answered 404 to {what}: is ci.jenkins.url the root URL of a Jenkins?"
+            ) from None
+        except self._jenkins.JenkinsException as error:
+            raise EnvError(f"Jenkins at {self.url}, {what}: {str(error).strip().splitlines()[0]}") from None
         except requests.HTTPError as error:  # another 4xx: say what Jenkins said
             said = (error.response.text or "").strip().splitlines()[:1] or [error.response.reason]
             raise EnvError(

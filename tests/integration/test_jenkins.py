@@ -174,3 +174,10 @@ def test_failures_mails_one_digest_of_the_failing_managed_jobs(example, invoke, 
         and "| 0 h 30 min |" not in rows[1]
     )
     assert f"{jenkins.url}job/model-000/3/" in rows[0]
+
+
+def test_a_url_that_is_not_jenkins_root_says_so(seed, jenkins):
+    write_jobs(seed.jobs, 3)
+    done = seed(url=jenkins.url + "wrong/")
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "answered 404 to whoAmI: is ci.jenkins.url the root URL of a Jenkins?" in done.stderr
