@@ -81,7 +81,8 @@ def test(
     junit = report_dir / "pytest.xml"
     data = report_dir / ".coverage"
     junit.unlink(missing_ok=True)
-    data.unlink(missing_ok=True)
+    for stale in [data, *data.parent.glob(f"{data.name}.*")]:  # a previous run's data, per process too
+        stale.unlink(missing_ok=True)
     source = [f"--source={','.join(coverage_source)}"] if coverage_source else []
     result = run(
         [
@@ -156,6 +157,9 @@ def _coverage_check(
     coverage: list[str], data: Path, minimum: float, report_dir: Path, run: Runner, artifacts: list[Path]
 ) -> Check:
     threshold = minimum or None
+    parts = sorted(data.parent.glob(f"{data.name}.*"))
+    if parts:  # one file per process (coverage's parallel mode, or `patch = subprocess`): one file of all
+        run([*coverage, "combine", "--append", "--quiet", f"--data-file={data}", *map(str, parts)])
     if not data.exists():
         status = Status.FAILED if threshold else Status.SKIPPED
         return Check("coverage", status, "no coverage data was recorded", threshold=threshold)

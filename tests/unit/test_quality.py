@@ -218,3 +218,23 @@ def test_no_coverage_data_skips_the_gate_unless_a_minimum_is_set(test_stage, pro
     assert test_stage(FakeRunner(run=no_data), min_coverage=0).checks[-1].status is Status.SKIPPED
     gated = test_stage(FakeRunner(run=no_data), min_coverage=50).checks[-1]
     assert gated.status is Status.FAILED and gated.message == "no coverage data was recorded"
+
+
+def test_data_of_each_process_is_combined_before_the_report_and_stale_data_removed_first(test_stage, project):
+    (project / "build" / ".coverage.old-run.1").write_text("stale")
+
+    def run_in_processes(argv):
+        assert not (project / "build" / ".coverage.old-run.1").exists()  # removed before the run
+        done = pytest_run(0, xml=PASSING_XML)(argv)
+        (project / "build" / ".coverage.vm.pid1.x").write_text("a subprocess's data")
+        return done
+
+    runner = FakeRunner(run=run_in_processes, json=coverage_json(91))
+    result = test_stage(runner)
+    combine = [argv for argv, _ in runner.calls if argv[3] == "combine"]
+    data = project / "build" / ".coverage"
+    coverage = [sys.executable, "-m", "coverage"]
+    assert combine == [
+        [*coverage, "combine", "--append", "--quiet", f"--data-file={data}", f"{data}.vm.pid1.x"]
+    ]
+    assert result.checks[-1].value == 91
