@@ -92,8 +92,10 @@ def check_provider(provider: str) -> str:
 def init(provider: str, root: Path, *, force: bool = False) -> list[Copied]:
     """Copy the provider's templates into ``root``, and a tasks.py and invoke.yaml when missing."""
     folder = template_folder(check_provider(provider))
-    done = [_copy(folder.joinpath(template).read_bytes(), root, target, force)
-            for template, target in PROVIDERS[provider][2]]  # fmt: skip
+    contents = [
+        (folder.joinpath(template).read_bytes(), target) for template, target in PROVIDERS[provider][2]
+    ]
+    done = [_copy(content, root, target, force) for content, target in contents]  # all read before any write
     for name, text in (("tasks.py", TASKS_PY), ("invoke.yaml", INVOKE_YAML)):
         if not (root / name).exists():
             files.write_text(root / name, text)
