@@ -181,3 +181,14 @@ def test_a_url_that_is_not_jenkins_root_says_so(seed, jenkins):
     done = seed(url=jenkins.url + "wrong/")
     assert done.returncode == 3, done.stdout + done.stderr
     assert "answered 404 to whoAmI: is ci.jenkins.url the root URL of a Jenkins?" in done.stderr
+
+
+def test_a_user_without_the_configure_permission_is_refused_in_one_line(example, invoke, tmp_path):
+    jobs = write_jobs(tmp_path / "jobs.yaml", 2)
+    with FakeJenkins(USER, TOKEN, may_configure=False) as reader:
+        env = {"INVOKE_CI_JENKINS_URL": reader.url, "JENKINS_USER": USER, "JENKINS_TOKEN": TOKEN}
+        done = invoke(example, "ci.jenkins.seed", "--jobs", str(jobs), **env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "refused creating team-1 (403 seeder is missing the Job/Configure permission)" in done.stderr
+    assert done.stderr.rstrip().endswith("and that the user may configure jobs")
+    assert reader.items == {}

@@ -70,3 +70,14 @@ def test_an_smtp_server_that_does_not_answer_is_an_environment_error(example, in
     assert done.returncode == 3, done.stdout + done.stderr
     assert f"no SMTP server answers at 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_starttls_on_a_server_without_it_is_refused_before_any_login(example, invoke):
+    fail_lint(example, invoke)
+    with SmtpServer(Login("mailer", "right-pass")) as box:
+        login = {"DSCI_SMTP_USER": "mailer", "DSCI_SMTP_PASSWORD": "right-pass"}
+        env = smtp_env(box, DSCI_MAIL_TO="ds@example.com", INVOKE_CI_NOTIFY_STARTTLS="1", **login)
+        done = invoke(example, "ci.notify", **env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"ci.notify.starttls: the SMTP server {box.host}:{box.port} does not offer STARTTLS" in done.stderr
+    assert box.messages == []  # the password never went over the plain connection

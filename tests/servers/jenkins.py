@@ -40,8 +40,10 @@ class Item:
 
 
 class FakeJenkins:
-    def __init__(self, user: str = "seeder", token: str = "s3cret-token") -> None:
-        self.user, self.token = user, token
+    def __init__(
+        self, user: str = "seeder", token: str = "s3cret-token", *, may_configure: bool = True
+    ) -> None:
+        self.user, self.token, self.may_configure = user, token, may_configure
         self.items: dict[str, Item] = {}
         self.writes: list[tuple[str, str]] = []  # (method, path) of every change
         self.faults: list[str] = []  # "503" or "drop", taken one per request
@@ -106,6 +108,8 @@ class FakeJenkins:
         path, query = unquote(url.path), parse_qs(url.query)
         if method == "POST" and request.headers.get("Jenkins-Crumb") != CRUMB:
             return self._send(request, 403, "No valid crumb was included in the request")
+        if method == "POST" and not self.may_configure:
+            return self._send(request, 403, f"{self.user} is missing the Job/Configure permission")
         if path == "/crumbIssuer/api/json":
             return self._json(request, {"crumb": CRUMB, "crumbRequestField": "Jenkins-Crumb"})
         if path == "/me/api/json":
