@@ -317,8 +317,10 @@ def compare(dev: Scored, other: Scored, rtol: float, atol: float, worst: int = 5
         diff = np.abs(ours - theirs)
     nan_ours, nan_theirs = np.isnan(ours), np.isnan(theirs)
     diff = np.where(nan_ours & nan_theirs, 0.0, np.where(nan_ours | nan_theirs, np.inf, diff))
-    outside = (diff > atol + rtol * np.abs(np.nan_to_num(ours))).any(axis=1) if diff.size else flipped & False
-    row_diff = diff.max(axis=1) if diff.size else np.zeros(rows)
+    if diff.size:
+        outside, row_diff = (diff > atol + rtol * np.abs(np.nan_to_num(ours))).any(axis=1), diff.max(axis=1)
+    else:  # no scores to compare (or no rows): the labels say it all
+        outside, row_diff = np.zeros(rows, dtype=bool), np.zeros(rows)
     differing = [i for i in range(rows) if flipped[i] or row_diff[i] > 0]
     ranked = sorted(differing, key=lambda i: (not flipped[i], -row_diff[i]))[:worst]
     return Comparison(
