@@ -4,6 +4,7 @@ Needs the services of `scripts/services up` (a Docker engine, the offline base i
 drifted images are built here from the example's own build context, with the network off.
 """
 
+import contextlib
 import io
 import json
 import re
@@ -17,6 +18,17 @@ import pytest
 from tests.integration.conftest import run_with
 
 pytestmark = pytest.mark.tool("invoke", "git", "build", "docker", "docker-engine")
+
+
+@contextlib.contextmanager
+def replaced(path, content: bytes):
+    """``path`` holds ``content`` for the block, then what it held: the shared project stays as built."""
+    original = path.read_bytes()
+    path.write_bytes(content)
+    try:
+        yield
+    finally:
+        path.write_bytes(original)
 
 
 def parity_checks(folder):
@@ -122,12 +134,8 @@ def test_a_real_floating_point_difference_fails_exact_parity_and_passes_a_tolera
 def test_a_golden_file_that_changed_since_its_predictions_is_refused(built, invoke):
     folder, _ = built
     golden = folder / "data" / "golden.csv"
-    original = golden.read_bytes()
-    golden.write_bytes(original.replace(b"20.57", b"20.58", 1))
-    try:
+    with replaced(golden, golden.read_bytes().replace(b"20.57", b"20.58", 1)):
         done = invoke(folder, "ci.parity")
-    finally:
-        golden.write_bytes(original)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "data/golden.csv changed since its predictions were recorded" in done.stderr
     assert "re-record with `invoke ci.parity --record`" in done.stderr
@@ -137,14 +145,10 @@ def test_a_golden_file_that_changed_since_its_predictions_is_refused(built, invo
 def test_hand_edited_predictions_are_refused(built, invoke):
     folder, _ = built
     stored = folder / "data" / "golden.predictions.json"
-    original = stored.read_text()
-    record = json.loads(original)
+    record = json.loads(stored.read_text())
     record["predictions"][0] = 1 - record["predictions"][0]
-    stored.write_text(json.dumps(record))
-    try:
+    with replaced(stored, json.dumps(record).encode()):
         done = invoke(folder, "ci.parity")
-    finally:
-        stored.write_text(original)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "data/golden.predictions.json: its predictions do not match their sha256" in done.stderr
 
@@ -221,16 +225,11 @@ def test_a_container_that_fails_to_start_shows_its_last_lines(built, invoke):
 
 def test_an_image_of_another_model_says_to_rebuild_it(built, invoke):
     folder, _ = built
-    model = folder / "models" / "model.joblib"
-    original = model.read_bytes()
     other = (
         "from clinic.model import train; train('data/holdout.csv', 'data/holdout.csv', 'build/other.joblib')"
     )
     subprocess.run([sys.executable, "-c", other], cwd=folder, check=True)
-    shutil.copy(folder / "build" / "other.joblib", model)
-    try:
+    with replaced(folder / "models" / "model.joblib", (folder / "build" / "other.joblib").read_bytes()):
         done = invoke(folder, "ci.parity")
-    finally:
-        model.write_bytes(original)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "rebuild the image (`invoke ci.package ci.image`)" in done.stderr
