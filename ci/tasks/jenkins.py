@@ -9,7 +9,7 @@ from invoke import task
 
 
 def _setup(c: Any, jobs: str | None) -> tuple[Any, Any, list[Any], Any]:
-    """(settings, output, the jobs of the jobs file, a checked Server): the file first, then the server."""
+    """(settings, ci.jenkins, the jobs of the jobs file, a checked Server): the file before the server."""
     from ci import jenkins
     from ci.core.errors import ConfigError
     from ci.tasks._pipeline import Settings
@@ -42,7 +42,7 @@ def _setup(c: Any, jobs: str | None) -> tuple[Any, Any, list[Any], Any]:
     }
 )
 def seed(c, plan=False, prune=False, jobs=None):
-    """Create and update Jenkins jobs to match the jobs file (--prune deletes); unchanged ones are left be."""
+    """Create and update Jenkins jobs to match the jobs file (--prune deletes); unchanged ones stay."""
     from ci import jenkins
     from ci.core.environment import detect
     from ci.core.errors import DsciError
