@@ -5,10 +5,15 @@ Jenkins for the endpoints used (crumbs and basic auth enforced, faults injectabl
 """
 
 import socket
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 import yaml
 
+from ci import jenkins as seeding
 from tests.servers.jenkins import FakeJenkins
 from tests.servers.smtp import SmtpServer
 
@@ -192,3 +197,46 @@ def test_a_user_without_the_configure_permission_is_refused_in_one_line(example,
     assert "refused creating team-1 (403 seeder is missing the Job/Configure permission)" in done.stderr
     assert done.stderr.rstrip().endswith("and that the user may configure jobs")
     assert reader.items == {}
+
+
+@pytest.mark.tool("jenkins_jobs")
+def test_the_rendered_job_says_what_jenkins_job_builder_says_for_the_same_job(tmp_path):
+    """Jenkins Job Builder, widely used to keep Jenkins jobs in YAML, renders the same job the same way."""
+    job = seeding.Job(
+        name="clinic",
+        repository="https://git.example.com/ds/clinic.git",
+        branch="release",
+        jenkinsfile="ci/Jenkinsfile",
+        cron="H 2 * * *",
+        recipients=("a@example.com", "b@example.com"),
+        credentials="git-readonly",
+    )
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump([{"job": {
+        "name": job.name, "project-type": "pipeline", "triggers": [{"timed": job.cron}],
+        "parameters": [{"string": {"name": seeding.MAIL_PARAMETER, "default": ",".join(job.recipients)}}],
+        "pipeline-scm": {"script-path": job.jenkinsfile, "lightweight-checkout": True, "scm": [{"git": {
+            "url": job.repository, "branches": [f"*/{job.branch}"], "credentials-id": job.credentials}}]},
+    }}]))  # fmt: skip
+    jjb = Path(sys.executable).parent / "jenkins-jobs"
+    done = subprocess.run(
+        [str(jjb), "test", str(tmp_path / "job.yaml")], capture_output=True, text=True, check=True
+    )
+    theirs, ours = ET.fromstring(done.stdout.encode()), ET.fromstring(seeding.render(job).encode())
+    paths = [
+        "definition/scm/userRemoteConfigs/hudson.plugins.git.UserRemoteConfig/url",
+        "definition/scm/userRemoteConfigs/hudson.plugins.git.UserRemoteConfig/credentialsId",
+        "definition/scm/branches/hudson.plugins.git.BranchSpec/name",
+        "definition/scriptPath",
+        "definition/lightweight",
+        "properties/org.jenkinsci.plugins.workflow.job.properties.PipelineTriggersJobProperty/triggers/"
+        "hudson.triggers.TimerTrigger/spec",
+        "properties/hudson.model.ParametersDefinitionProperty/parameterDefinitions/"
+        "hudson.model.StringParameterDefinition/name",
+        "properties/hudson.model.ParametersDefinitionProperty/parameterDefinitions/"
+        "hudson.model.StringParameterDefinition/defaultValue",
+    ]
+    assert ours.tag == theirs.tag == "flow-definition"
+    for tag in ("definition", "definition/scm"):
+        assert ours.find(tag).get("class") == theirs.find(tag).get("class"), tag
+    for path in paths:
+        assert ours.findtext(path) is not None and ours.findtext(path) == theirs.findtext(path), path
