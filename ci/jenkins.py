@@ -70,10 +70,6 @@ class Plan:
     unchanged: list[str] = field(default_factory=list)
     folders: list[str] = field(default_factory=list)  # folders to create first
 
-    @property
-    def changes(self) -> int:
-        return len(self.create) + len(self.update) + len(self.delete) + len(self.folders)
-
 
 # The jobs file ----------------------------------------------------------------
 
@@ -367,9 +363,8 @@ def plan(server: Server, jobs: Sequence[Job], *, prune: bool = False) -> tuple[P
     """What seeding would change, and each job's rendered XML; reads only."""
     result, rendered = Plan(), {}
     listed = {job["fullname"]: job for job in server.jobs()}
-    for folder in sorted({f for job in jobs if job.folder for f in _parents(job.folder)}):
-        if folder not in listed:
-            result.folders.append(folder)
+    folders = sorted({f for job in jobs if job.folder for f in _parents(job.folder)})
+    result.folders = [folder for folder in folders if folder not in listed]
     for job in jobs:
         xml = rendered[job.full_name] = render(job)
         live = server.config(job.full_name) if job.full_name in listed else None
@@ -379,16 +374,12 @@ def plan(server: Server, jobs: Sequence[Job], *, prune: bool = False) -> tuple[P
             result.unchanged.append(job.full_name)
         else:
             result.update.append(job.full_name)
-    if prune:
-        wanted = {job.full_name for job in jobs} | {
-            f for job in jobs if job.folder for f in _parents(job.folder)
-        }
+    if prune:  # jobs only: a folder ("jobs" in its listing) stays, whatever it holds
+        wanted = {job.full_name for job in jobs}
         for name, item in sorted(listed.items()):
-            if (
-                name not in wanted
-                and "jobs" not in item
-                and MARK in ((server.info(name) or {}).get("description") or "")
-            ):
+            if name in wanted or "jobs" in item:
+                continue
+            if MARK in ((server.info(name) or {}).get("description") or ""):
                 result.delete.append(name)
     return result, rendered
 

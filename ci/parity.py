@@ -382,7 +382,12 @@ def check(
     """Score the golden set in development and in ``image`` (and the matrix's images), and judge."""
     golden = root / pcfg["golden"]
     stored = read_record(golden)
-    rtol, atol = float(pcfg["rtol"]), float(pcfg["atol"])
+    rtol, atol, worst, timeout = (
+        float(pcfg["rtol"]),
+        float(pcfg["atol"]),
+        int(pcfg["worst"]),
+        float(pcfg["timeout"]),
+    )
     image_id = find_image(engine, image, built_by)
     model = dev_model(mcfg, root)
     model_sha = sha256_file(root / mcfg["path"])[0]
@@ -390,22 +395,22 @@ def check(
     dev = score_dev(model, rows, golden)
     here = environment()
     checks = [Check("golden", Status.PASSED, f"{display(golden)}: {len(rows)} rows, as recorded")]
-    against_record = _against_record(stored, dev, model_sha, rtol, atol, int(pcfg["worst"]))
+    against_record = _against_record(stored, dev, model_sha, rtol, atol, worst)
     checks.append(against_record)
 
-    found = score_in_image(engine, image_id, rows, float(pcfg["timeout"]), image)
+    found = score_in_image(engine, image_id, rows, timeout, image)
     if found["model"]["sha256"] != model_sha:
         raise ConfigError(
             f"{image} serves {found['model']['path']} with sha256 {found['model']['sha256'][:12]}…, but "
             f"{mcfg['path']} is {model_sha[:12]}…: rebuild the image (`invoke ci.package ci.image`)"
         )
-    result = _judge(image, dev, found, here, pcfg, project)
+    result = _judge(image, dev, found, here, project, rtol, atol, worst)
     checks += result.pop("checks")
     matrix = []
     for other in pcfg["matrix"]:
         other_id = find_image(engine, other, "build it, or fix ci.parity.matrix")
-        seen = score_in_image(engine, other_id, rows, float(pcfg["timeout"]), other)
-        judged = _judge(other, dev, seen, here, pcfg, project)
+        seen = score_in_image(engine, other_id, rows, timeout, other)
+        judged = _judge(other, dev, seen, here, project, rtol, atol, worst)
         checks += [_as_warning(c) for c in judged.pop("checks")]
         matrix.append(judged)
     details = {
@@ -448,11 +453,10 @@ def _against_record(
 
 
 def _judge(
-    image: str, dev: Scored, found: Mapping[str, Any], here: Mapping[str, str], pcfg: Mapping[str, Any],
-    project: str,
+    image: str, dev: Scored, found: Mapping[str, Any], here: Mapping[str, str], project: str,
+    rtol: float, atol: float, worst: int,
 ) -> dict[str, Any]:  # fmt: skip
-    rtol, atol = float(pcfg["rtol"]), float(pcfg["atol"])
-    comparison = compare(dev, Scored.of(found), rtol, atol, int(pcfg["worst"]))
+    comparison = compare(dev, Scored.of(found), rtol, atol, worst)
     differences, compared = library_drift(found["lock"], found["distributions"], project)
     status = Status.PASSED if comparison.same else Status.FAILED
     checks = [

@@ -17,12 +17,12 @@ from ci.core import files
 from ci.core.config import closest, show
 from ci.core.errors import ConfigError, EnvError
 
-# provider: (folder in dsci's repository, package folder in the wheel, [(template, where it goes in a repo)])
-PROVIDERS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
-    "jenkins": ("jenkins", "jenkins", [("Jenkinsfile", "Jenkinsfile"), ("jobs.yaml", "jenkins/jobs.yaml")]),
+# provider: (folder in dsci's repository, [(template, where it goes in a repo)]). In the wheel the
+# folder is the package ci.templates.<folder with "_" for "-">.
+PROVIDERS: dict[str, tuple[str, list[tuple[str, str]]]] = {
+    "jenkins": ("jenkins", [("Jenkinsfile", "Jenkinsfile"), ("jobs.yaml", "jenkins/jobs.yaml")]),
     "azure": (
         "azure-pipelines",
-        "azure_pipelines",
         [
             ("azure-pipelines.yml", "azure-pipelines/azure-pipelines.yml"),
             ("templates/stages.yml", "azure-pipelines/templates/stages.yml"),
@@ -32,7 +32,6 @@ PROVIDERS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
     ),
     "github": (
         "github-actions",
-        "github_actions",
         [
             ("action.yml", ".github/actions/dsci/action.yml"),
             ("workflows/dsci.yml", ".github/workflows/dsci.yml"),
@@ -71,9 +70,9 @@ class Copied:
 
 def template_folder(provider: str) -> Path:
     """The provider's templates: in the installed package, or in dsci's source checkout."""
-    source, packaged, _ = PROVIDERS[provider]
+    source = PROVIDERS[provider][0]
     here = Path(__file__).resolve().parent
-    for folder in (here / "templates" / packaged, here.parent / source):
+    for folder in (here / "templates" / source.replace("-", "_"), here.parent / source):
         if folder.is_dir():
             return folder
     raise EnvError(f"dsci's {provider} templates are missing from its installation; reinstall dsci")
@@ -93,7 +92,7 @@ def init(provider: str, root: Path, *, force: bool = False) -> list[Copied]:
     """Copy the provider's templates into ``root``, and a tasks.py and invoke.yaml when missing."""
     folder = template_folder(check_provider(provider))
     contents = [
-        (folder.joinpath(template).read_bytes(), target) for template, target in PROVIDERS[provider][2]
+        (folder.joinpath(template).read_bytes(), target) for template, target in PROVIDERS[provider][1]
     ]
     done = [_copy(content, root, target, force) for content, target in contents]  # all read before any write
     for name, text in (("tasks.py", TASKS_PY), ("invoke.yaml", INVOKE_YAML)):

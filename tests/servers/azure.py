@@ -13,11 +13,12 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from tests.servers.loopback import LoopbackServer
 
 # The SDK finds each endpoint by these ids (azure-devops 7.1's clients), then fills the route template.
 LOCATIONS = [
@@ -49,7 +50,9 @@ LOCATIONS = [
 ]
 
 
-class FakeAzureDevOps:
+class FakeAzureDevOps(LoopbackServer):
+    METHODS = ("OPTIONS", "GET", "POST", "PUT")
+
     def __init__(
         self, organization: str = "contoso", project: str = "clinic", token: str = "pat-123"
     ) -> None:
@@ -58,42 +61,8 @@ class FakeAzureDevOps:
         self.definitions: dict[int, dict[str, Any]] = {}
         self.runs: list[dict[str, Any]] = []
         self.writes: list[tuple[str, str]] = []
-        self._lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/{organization}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeAzureDevOps:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            wbufsize = -1
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_OPTIONS(self) -> None:
-                fake._serve(self, "OPTIONS")
-
-            def do_GET(self) -> None:
-                fake._serve(self, "GET")
-
-            def do_POST(self) -> None:
-                fake._serve(self, "POST")
-
-            def do_PUT(self) -> None:
-                fake._serve(self, "PUT")
-
-        return Handler
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}/{organization}"
 
     def _serve(self, request: BaseHTTPRequestHandler, method: str) -> None:
         length = int(request.headers.get("Content-Length") or 0)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.servers.loopback import LoopbackServer
 
 CRUMB = "7c0ffee"
 FOLDER = "com.cloudbees.hudson.plugins.folder.Folder"
@@ -39,7 +40,7 @@ class Item:
         return "" if found is None else (found.text or "")
 
 
-class FakeJenkins:
+class FakeJenkins(LoopbackServer):
     def __init__(
         self, user: str = "seeder", token: str = "s3cret-token", *, may_configure: bool = True
     ) -> None:
@@ -48,18 +49,8 @@ class FakeJenkins:
         self.writes: list[tuple[str, str]] = []  # (method, path) of every change
         self.faults: list[str] = []  # "503" or "drop", taken one per request
         self.requests = 0
-        self._lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeJenkins:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}/"
 
     def add_build(self, name: str, result: str, age_seconds: float) -> None:
         item = self.items[name]
@@ -69,24 +60,6 @@ class FakeJenkins:
         )
 
     # the HTTP side --------------------------------------------------------
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        jenkins = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            wbufsize = -1  # headers and body in one write: no Nagle delay on keep-alive connections
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                jenkins._serve(self, "GET")
-
-            def do_POST(self) -> None:
-                jenkins._serve(self, "POST")
-
-        return Handler
 
     def _serve(self, request: BaseHTTPRequestHandler, method: str) -> None:
         with self._lock:
