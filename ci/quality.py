@@ -96,18 +96,54 @@ def test(
         detail = _last_line(result.stderr) or "usage error"
         raise ConfigError(f"pytest refused its arguments: {detail}; check ci.test.paths and ci.test.args")
     checks = read_junit(junit, root) if junit.exists() else []
-    if result.exited == _NO_TESTS or (result.ok and not checks):
-        checks.append(Check("pytest", Status.FAILED, f"no tests collected in {', '.join(paths)}"))
-    elif result.exited in (_INTERRUPTED, _INTERNAL_ERROR) and not any(
-        c.status is Status.FAILED for c in checks
-    ):
-        checks.append(
-            Check("pytest", Status.FAILED, _last_line(result.stdout) or "pytest stopped early",
-                  output=result.stdout[-4000:])
-        )  # fmt: skip
+    verdict = _pytest_verdict(result, checks, _relative(junit, root) if junit.exists() else None, paths)
+    if verdict is not None:
+        checks.append(verdict)
     artifacts = [junit] if junit.exists() else []
     checks.append(_coverage_check(coverage, data, min_coverage, report_dir, run, artifacts))
     return StageResult("test", checks, [str(a) for a in artifacts])
+
+
+def _pytest_verdict(
+    result: Completed, checks: Sequence[Check], junit: str | None, paths: Sequence[str]
+) -> Check | None:
+    """A failed check unless pytest ran tests and the JUnit XML tells the whole story.
+
+    Exit 0 with tests run, and exit 1 with the failures in the JUnit XML, are told by the tests'
+    own checks. Anything else (a crash or signal, an interruption, an internal error, no tests,
+    no JUnit XML) fails the stage with pytest's last words."""
+    said = _last_line(result.stderr) or _last_line(result.stdout)
+    output = (result.stdout[-3000:] + "\n" + result.stderr[-3000:]).strip()
+    failed = any(check.status is Status.FAILED for check in checks)
+    code = result.exited
+    if code == _NO_TESTS or (code == 0 and junit and not checks):
+        return Check("pytest", Status.FAILED, f"no tests collected in {', '.join(paths)}")
+    if junit is None:
+        how = _how_it_ended(code)
+        message = f"pytest {how} and wrote no JUnit XML (does ci.test.args move --junitxml?)"
+        return Check("pytest", Status.FAILED, f"{message}: {said}" if said else message, output=output)
+    if code == 0 or (code == _TESTS_FAILED and failed):
+        return None
+    if code == _TESTS_FAILED:
+        message = f"pytest exited 1 (tests failed), but {junit} names no failing test"
+    else:
+        message = f"pytest {_how_it_ended(code)}"
+    return Check("pytest", Status.FAILED, f"{message}: {said}" if said else message, output=output)
+
+
+def _how_it_ended(code: int) -> str:
+    import signal
+
+    if code < 0 or code > 128:  # killed by a signal: -N from the process, 128+N through a shell
+        number = -code if code < 0 else code - 128
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        return f"was killed by {name}"
+    meaning = {0: "passed", _TESTS_FAILED: "found failing tests", _INTERRUPTED: "was interrupted",
+               _INTERNAL_ERROR: "hit an internal error", _NO_TESTS: "collected no tests"}  # fmt: skip
+    return f"{meaning.get(code, 'stopped')} (exit {code})"
 
 
 def read_junit(path: Path, root: Path) -> list[Check]:

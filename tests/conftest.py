@@ -57,10 +57,19 @@ SERVICES = {
 }
 
 
+def _module(name: str) -> bool:
+    """An installed module: a folder of this repository (jenkins/, build/) is a namespace, not one."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except ModuleNotFoundError:  # a parent package (``azure`` of ``azure.devops``) is missing
+        return False
+    return spec is not None and spec.origin not in (None, "namespace")
+
+
 def _available(name: str) -> bool:
     if name in SERVICES:
         return SERVICES[name]()
-    return shutil.which(name) is not None or importlib.util.find_spec(name) is not None
+    return shutil.which(name) is not None or _module(name)
 
 
 def pytest_configure(config: pytest.Config) -> None:

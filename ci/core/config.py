@@ -623,6 +623,20 @@ SETTINGS: dict[str, Any] = {
         "rtol": Setting(0.0, Number(0), "Relative tolerance for scores; labels must always be identical."),
         "atol": Setting(0.0, Number(0), "Absolute tolerance for scores; 0 and 0 ask for the same bits."),
         "worst": Setting(5, Number(0, 100), "Rows with the largest differences shown in the report."),
+        "retrained": {
+            "atol": Setting(
+                1e-9,
+                Number(0),
+                "A model retrained since the record (its sha256 differs) must still reproduce the recorded "
+                "scores within this absolute difference: another CPU or BLAS gives other last bits.",
+            ),
+            "rtol": Setting(0.0, Number(0), "Relative tolerance of that comparison."),
+            "beyond": Setting(
+                "warn",
+                Choice(("warn", "fail")),
+                "What a retrained model that predicts beyond that tolerance (or flips a label) does.",
+            ),
+        },
         "image": Setting("", Str(), "The image to check; empty: the one ci.image built last."),
         "matrix": Setting(
             [],

@@ -55,6 +55,18 @@ class StageResult:
     error_code: int | None = None
     summary: str = ""  # Markdown of the stage's own, in summary.md instead of the table of checks
 
+    NOTHING_CHECKED = "nothing was checked"
+
+    def __post_init__(self) -> None:
+        # A stage that ran and checked nothing did not pass: it is skipped, and says why.
+        if (
+            self.error is None
+            and self.skipped is None
+            and all(c.status is Status.SKIPPED for c in self.checks)
+        ):
+            reasons = dict.fromkeys(c.message for c in self.checks if c.message)
+            self.skipped = "; ".join(reasons) or self.NOTHING_CHECKED
+
     @property
     def status(self) -> Status:
         if self.skipped is not None:

@@ -12,7 +12,12 @@ from ci.core.process import Runner
 from ci.core.results import Check, StageResult, Status
 from ci.data import contract, pii
 
-_ICONS = {Status.PASSED: "✅ pass", Status.WARNED: "⚠️ warn", Status.FAILED: "❌ fail"}
+_ICONS = {
+    Status.PASSED: "✅ pass",
+    Status.WARNED: "⚠️ warn",
+    Status.FAILED: "❌ fail",
+    Status.SKIPPED: "⏭️ skip",
+}
 PII_SUFFIXES = (".csv", ".parquet", ".json")
 
 
@@ -23,6 +28,10 @@ def check_all(cfg: Mapping[str, Any], *, root: Path) -> StageResult:
     _refuse_duplicates(datasets)
     checks, samples = [], []
     for index, spec in enumerate(datasets):
+        if not spec.get("checks"):
+            message = f"no checks declared (ci.data.datasets[{index}].checks)"
+            checks.append(Check(spec["name"], Status.SKIPPED, message, details={"dataset": spec["name"]}))
+            continue
         found, sample_md = contract.run_checks(
             spec, f"ci.data.datasets[{index}]", root=root, samples=cfg["samples"]
         )

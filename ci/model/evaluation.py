@@ -55,6 +55,9 @@ def evaluate(
     checks += [gating.to_check(j, gate) for j, gate in judged]
     enforced = [j for j, gate in judged if gate.mode != "disabled"]
     verdict = gating.overall_verdict(enforced)
+    if not enforced:  # metrics alone stop nothing: say so rather than pass
+        message = "metrics measured, but no gate judges them; declare ci.model.gates so a worse model fails"
+        checks.append(Check("gates", Status.WARNED, message))
     out = report_dir / "model"
     record = {
         **scores.to_json(),

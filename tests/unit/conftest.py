@@ -15,6 +15,16 @@ class RealWorldTouched(AssertionError):
     pass
 
 
+@pytest.fixture(autouse=True, scope="session")
+def font_cache():
+    """matplotlib asks fontconfig (``fc-list``) for fonts the first time it runs on a machine, and
+    caches the answer: let it do so once, before subprocesses are refused."""
+    try:
+        import matplotlib.font_manager  # noqa: F401 - imported to build the cache
+    except ImportError:
+        pass
+
+
 def _refuse(*args, **kwargs):
     raise RealWorldTouched(f"a unit test tried to reach the real world: {args!r}")
 

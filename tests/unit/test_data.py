@@ -305,6 +305,15 @@ def test_no_datasets_skip_the_stage(project):
     assert result.skipped == "no datasets declared (ci.data.datasets)"
 
 
+def test_a_dataset_without_checks_checked_nothing_and_is_never_green(project):
+    result = stage.check_all(
+        {"datasets": [{"name": "d", "path": "d.csv", "checks": []}], "samples": 5}, root=project
+    )
+    assert result.status is Status.SKIPPED
+    assert result.skipped == "no checks declared (ci.data.datasets[0].checks)"
+    assert "| d | d | ⏭️ skip |" in result.summary
+
+
 def test_every_declared_check_type_is_implemented():
     implemented = set(contract.ROW_LEVEL) | {"schema", "row_count", "freshness", "drift", "pii"}
     assert implemented == set(config.CHECK.variants)

@@ -6,8 +6,9 @@ from ci import image
 from ci.core.errors import ConfigError, EnvError
 
 
+@pytest.mark.tool("docker")
 def test_no_engine_is_an_environment_error_that_says_how_to_start_one(monkeypatch):
-    docker = pytest.importorskip("docker")
+    import docker
 
     def no_engine(*args, **kwargs):
         raise docker.errors.DockerException("Error while fetching server API version")

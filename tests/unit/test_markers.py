@@ -37,3 +37,24 @@ def test_missing_tool_fails_when_ci_is_set(marked, monkeypatch):
     result = marked.runpytest("-p", "no:cacheprovider", "-rE")
     result.assert_outcomes(passed=1, errors=1)  # failed in set-up: the run fails
     result.stdout.fnmatch_lines(["*needs no-such-tool-anywhere, and CI is set*"])
+
+
+def test_a_folder_of_the_repository_is_not_an_installed_module(pytester, monkeypatch):
+    """``jenkins/`` or ``build/`` beside the tests import as namespaces: the marker must not count them."""
+    monkeypatch.delenv("CI", raising=False)
+    pytester.makeconftest(CONFTEST)
+    pytester.mkdir("not_installed_anywhere")  # a folder without __init__.py, on sys.path
+    pytester.makepyfile(
+        """
+import pytest
+
+@pytest.mark.tool("not_installed_anywhere")
+def test_folder():
+    pass
+
+@pytest.mark.tool("no_such_parent.devops")
+def test_missing_parent():
+    pass
+"""
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(skipped=2)

@@ -170,8 +170,10 @@ def test_wrong_task_is_named(project):
         evaluate(project, task="regression")
 
 
+@pytest.mark.tool("skops")
 def test_skops_file_with_untrusted_types_is_a_security_error_until_trusted(project, frame, monkeypatch):
-    skops_io = pytest.importorskip("skops.io")
+    import skops.io as skops_io
+
     (project / "custom.py").write_text(
         "from sklearn.linear_model import LogisticRegression\n\n\nclass Mine(LogisticRegression):\n    pass\n"
     )
@@ -185,7 +187,7 @@ def test_skops_file_with_untrusted_types_is_a_security_error_until_trusted(proje
         "model.skops holds types skops does not trust: custom.Mine; "
         "add them to ci.model.trusted if you trust this file"
     )
-    assert evaluate(project, path="model.skops", trusted=["custom.Mine"]).status is Status.PASSED
+    assert evaluate(project, path="model.skops", trusted=["custom.Mine"]).status is Status.WARNED  # no gates
 
 
 def test_hook_returns_predictions(project):
@@ -196,7 +198,10 @@ def test_hook_returns_predictions(project):
         "    return pd.DataFrame({0: 1 - p, 1: p})\n"
     )
     result = evaluate(project, format="hook", hook="scoring:proba", method="predict_proba", path="")
-    assert result.status is Status.PASSED and "| roc_auc |" in result.summary
+    assert "| roc_auc |" in result.summary
+    (gates,) = result.checks
+    assert (gates.name, gates.status) == ("gates", Status.WARNED)  # metrics, but nothing judged them
+    assert gates.message.endswith("declare ci.model.gates so a worse model fails")
 
 
 def test_stage_is_skipped_without_a_model(project):

@@ -134,3 +134,56 @@ def test_a_record_that_is_not_json_is_refused(project):
 def test_the_caret_lines_of_a_traceback_are_not_a_container_s_last_words():
     log = b"Traceback\n  File x\n    open(p)\n    ^^^^^^^\nFileNotFoundError: nope\n"
     assert parity.last_lines(log) == ["File x", "open(p)", "FileNotFoundError: nope"]
+
+
+PARITY = {"rtol": 0.0, "atol": 0.0, "retrained": {"atol": 1e-9, "rtol": 0.0, "beyond": "warn"}}
+
+
+def recorded(scored, model_sha="a" * 64):
+    return {**scored.to_json(), "model": {"sha256": model_sha}, "recorded": "2026-11-30T10:00:00Z"}
+
+
+def ulps(values, count):
+    """Each value moved by ``count`` units in the last place, as another CPU's BLAS gives them."""
+    import numpy as np
+
+    moved = np.asarray(values, dtype=float)
+    for _ in range(count):
+        moved = np.nextafter(moved, np.inf)
+    return moved.tolist()
+
+
+def test_a_model_retrained_on_another_cpu_reproduces_the_record_within_its_tolerance():
+    here = classifier([0, 1, 1], [0.1, 0.9, 0.7])
+    there = Scored(here.predictions, ulps(here.probabilities, 4), here.classes)  # the record's machine
+    check = parity._against_record(recorded(there), here, "b" * 64, PARITY, worst=5)
+    assert check.status is Status.PASSED
+    assert check.message.startswith("retrained since the record of 2026-11-30T10:00:00Z; reproduces")
+    assert 0 < check.value < 1e-15 and check.threshold == 1e-9
+
+
+def test_the_same_model_must_reproduce_the_record_to_the_bit():
+    here = classifier([0, 1, 1], [0.1, 0.9, 0.7])
+    there = Scored(here.predictions, ulps(here.probabilities, 1), here.classes)
+    check = parity._against_record(recorded(there, "b" * 64), here, "b" * 64, PARITY, worst=5)
+    assert check.status is Status.FAILED
+    assert "no longer predicts what this same model did" in check.message
+
+
+@pytest.mark.parametrize(("beyond", "status"), [("warn", Status.WARNED), ("fail", Status.FAILED)])
+def test_a_retrained_model_beyond_the_tolerance_names_rows_and_sizes(beyond, status):
+    here = classifier([0, 1, 1], [0.1, 0.9, 0.7])
+    there = classifier([0, 1, 0], [0.1, 0.9, 0.4])
+    settings = {**PARITY, "retrained": {**PARITY["retrained"], "beyond": beyond}}
+    check = parity._against_record(recorded(there), here, "b" * 64, settings, worst=5)
+    assert check.status is status
+    assert "1 label flips in 3 rows, 1 rows outside the tolerance" in check.message
+    assert "most: row 2 (0.3)" in check.message
+    assert check.message.endswith("if the change is meant, re-record with `invoke ci.parity --record`")
+
+
+def test_a_retrained_model_with_other_classes_is_beyond_the_tolerance():
+    here = classifier([0, 1], [0.1, 0.9])
+    there = Scored([0, 2], [[0.9, 0.1], [0.1, 0.9]], [0, 2])
+    check = parity._against_record(recorded(there), here, "b" * 64, PARITY, worst=5)
+    assert check.status is Status.WARNED and "the model's classes differ" in check.message

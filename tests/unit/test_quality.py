@@ -238,3 +238,58 @@ def test_data_of_each_process_is_combined_before_the_report_and_stale_data_remov
         [*coverage, "combine", "--append", "--quiet", f"--data-file={data}", f"{data}.vm.pid1.x"]
     ]
     assert result.checks[-1].value == 91
+
+
+def pytest_verdict(result):
+    return next(c for c in result.checks if c.name == "pytest")
+
+
+@pytest.mark.parametrize("exit_code", [-11, 139])  # the process's own code, or a shell's 128 + 11
+def test_a_crash_without_junit_fails_with_pytest_s_last_words(test_stage, exit_code):
+    crash = pytest_run(exit_code, xml=None)
+    runner = FakeRunner(
+        run=lambda argv: Completed(crash(argv).argv, exit_code, "", "Fatal Python error: Segm"),
+        json=coverage_json(0),
+    )
+    result = test_stage(runner)
+    verdict = pytest_verdict(result)
+    assert verdict.status is Status.FAILED and result.status is Status.FAILED
+    assert verdict.message == (
+        "pytest was killed by SIGSEGV and wrote no JUnit XML (does ci.test.args move --junitxml?): "
+        "Fatal Python error: Segm"
+    )
+    assert result.exit_code == 1
+
+
+def test_junit_moved_by_the_arguments_fails_even_when_pytest_passed(test_stage):
+    result = test_stage(
+        FakeRunner(run=pytest_run(0, xml=None, stdout="3 passed in 0.1s"), json=coverage_json(90))
+    )
+    verdict = pytest_verdict(result)
+    assert verdict.status is Status.FAILED
+    assert verdict.message.startswith("pytest passed (exit 0) and wrote no JUnit XML")
+    assert verdict.message.endswith(": 3 passed in 0.1s")
+
+
+def test_an_internal_error_fails_even_with_passing_tests_in_the_junit(test_stage):
+    run = pytest_run(3, xml=PASSING_XML, stdout="INTERNALERROR> KeyError: 'x'\n")
+    result = test_stage(FakeRunner(run=run, json=coverage_json(90)))
+    assert (
+        pytest_verdict(result).message
+        == "pytest hit an internal error (exit 3): INTERNALERROR> KeyError: 'x'"
+    )
+    assert result.status is Status.FAILED
+
+
+def test_exit_1_whose_junit_names_no_failure_still_fails(test_stage):
+    result = test_stage(FakeRunner(run=pytest_run(1, xml=PASSING_XML), json=coverage_json(90)))
+    assert (
+        pytest_verdict(result).message
+        == "pytest exited 1 (tests failed), but build/pytest.xml names no failing test"
+    )
+    assert result.status is Status.FAILED
+
+
+def test_exit_0_with_tests_run_passes_and_adds_no_verdict(test_stage):
+    result = test_stage(FakeRunner(run=pytest_run(0, xml=PASSING_XML), json=coverage_json(90)))
+    assert result.status is Status.PASSED and all(c.name != "pytest" for c in result.checks)

@@ -10,7 +10,13 @@ def test_stage_status_follows_its_worst_check():
     assert stage("a", Status.PASSED).status is Status.PASSED
     assert stage("a", Status.PASSED, Status.WARNED).status is Status.WARNED
     assert stage("a", Status.WARNED, Status.FAILED, Status.SKIPPED).status is Status.FAILED
-    assert stage("a").status is Status.PASSED
+
+
+def test_a_stage_that_checked_nothing_is_skipped_and_says_so_never_passed():
+    empty = stage("a")
+    assert empty.status is Status.SKIPPED and empty.skipped == "nothing was checked"
+    assert stage("a", skipped="no datasets").skipped == "no datasets"
+    assert stage("a", error="boom").status is Status.FAILED
 
 
 def test_a_stage_stopped_by_an_error_failed_with_the_errors_code():
