@@ -27,10 +27,20 @@ def namespace(tasks_file: str | None = None) -> Collection:
     before any task runs, and would show a traceback for a YAML error or a
     value it cannot cast; checking them here turns that into one line and exit 2.
     """
-    if tasks_file is not None:
-        try:
-            check_environment(os.environ, check_project_file(Path(tasks_file).resolve().parent))
-            check_runtime_file(os.environ)
-        except ConfigError as error:
-            raise Exit(f"error: {error}", code=error.exit_code) from None
-    return collection()
+    if tasks_file is None:
+        return collection()
+    try:
+        project = check_project_file(Path(tasks_file).resolve().parent)
+        check_environment(os.environ, project)
+        runtime = check_runtime_file(os.environ)
+        if (project is None) != (runtime is None) and (runtime or project):
+            empty = "invoke.yaml" if project is None else os.environ["INVOKE_RUNTIME_CONFIG"]
+            raise ConfigError(
+                f"{empty}: `ci:` has nothing under it, while another settings file has ci settings, "
+                "which Invoke cannot merge; delete the empty `ci:` line"
+            )
+    except ConfigError as error:
+        raise Exit(f"error: {error}", code=error.exit_code) from None
+    # An empty `ci:` (every setting commented out) means no settings; Invoke cannot merge it over
+    # declared defaults, so they are left out and the stages read the defaults themselves.
+    return collection(declare_defaults=project is not None)

@@ -21,8 +21,8 @@ from ci.tasks import (
 )
 
 
-def collection() -> Collection:
-    """A fresh ``ci`` collection, with every setting's default declared."""
+def collection(*, declare_defaults: bool = True) -> Collection:
+    """A fresh ``ci`` collection, with every setting's default declared (unless told not to)."""
     ns = Collection("ci")
     ns.add_task(pipeline.all_)
     ns.add_task(quality.lint)
@@ -38,5 +38,5 @@ def collection() -> Collection:
     ns.add_collection(Collection("model", model.evaluate, model.export))
     ns.add_collection(Collection("jenkins", jenkins.seed, jenkins.failures))
     ns.add_collection(Collection("azure", azure.sync))
-    ns.configure({"ci": config.defaults()})
+    ns.configure({"ci": config.defaults() if declare_defaults else None})
     return ns

@@ -20,7 +20,7 @@ from invoke import Exit
 
 from ci.core import config, reports
 from ci.core.environment import Provider, detect
-from ci.core.errors import DsciError
+from ci.core.errors import ConfigError, DsciError
 from ci.core.process import Runner, context_runner
 from ci.core.results import Run, StageResult, Status
 from ci.tasks._stage import ORDER, Stage
@@ -42,11 +42,22 @@ class Settings:
     def __init__(self, c: Any) -> None:
         self._context = c
         self._config = c.config
-        self.tree = _plain(c.config.get("ci", {}))
+        # Declared defaults under the settings: Invoke has them already, except for an empty `ci:`.
+        self.tree = config.merged(config.defaults(), _plain(c.config.get("ci") or {}))
         self.root = project_root(c.config)
 
     def validate(self) -> Settings:
         config.validate(self.tree, self.where)
+        folder = self.report_dir
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            why = "is a file, not a folder" if folder.is_file() else f"cannot be created ({error.strerror})"
+            shown = config.display(folder)
+            raise ConfigError(
+                f"{self.where(('report_dir',))}: ci.report_dir: {shown} {why}; set ci.report_dir to a folder "
+                "dsci may write"
+            ) from None
         return self
 
     def get(self, key: str, given: Any = None, flag: str | None = None) -> Any:

@@ -73,3 +73,39 @@ def test_environment_variable_beats_invoke_yaml(example, invoke):
     done = invoke(example, "ci.test", INVOKE_CI_TEST_MIN_COVERAGE="100")
     assert done.returncode == 1
     assert "line coverage" in done.stdout and "minimum 100%" in done.stdout
+
+
+@pytest.mark.parametrize("yaml_text", ["ci:\n", "ci:\n  # lint:\n  #   paths: [src]\n", "ci: null\n"])
+def test_an_empty_ci_key_is_the_same_as_no_settings(example, invoke, yaml_text):
+    (example / "invoke.yaml").write_text(yaml_text)
+    done = invoke(example, "ci.lint", "--paths", "tests")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    report = (example / "build" / "ci" / "report.json").read_text()  # the declared default report_dir
+    assert '"name": "lint"' in report
+
+
+def test_a_key_written_twice_names_both_lines(example, invoke):
+    (example / "invoke.yaml").write_text(
+        "ci:\n  lint:\n    paths: [clinic]\n  test: {}\n  lint:\n    paths: [tests]\n"
+    )
+    done = invoke(example, "ci.lint")
+    assert done.returncode == 2
+    assert one_error_line(done) == "error: invoke.yaml:5: ci.lint is set twice, on lines 2 and 5; keep one"
+
+
+def test_a_report_dir_that_is_a_file_exits_2_naming_the_setting(example, invoke):
+    (example / "build").write_text("not a folder\n")
+    done = invoke(example, "ci.lint", INVOKE_CI_REPORT_DIR="build/ci")
+    assert done.returncode == 2
+    assert one_error_line(done) == (
+        "error: environment variable INVOKE_CI_REPORT_DIR: ci.report_dir: build/ci cannot be created "
+        "(Not a directory); set ci.report_dir to a folder dsci may write"
+    )
+    (example / "invoke.yaml").write_text("ci:\n  report_dir: tasks.py\n")
+    done = invoke(example, "ci.lint")
+    assert done.returncode == 2
+    assert one_error_line(done) == (
+        "error: invoke.yaml:2: ci.report_dir: tasks.py is a file, not a folder; "
+        "set ci.report_dir to a folder dsci may write"
+    )
