@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,9 +10,10 @@ from typing import Any
 
 from ci.core.config import closest, display, show
 from ci.core.errors import ConfigError, EnvError, SecurityError
-from ci.model import MODEL_EXTRA
+from ci.model import MODEL_EXTRA, formats
+from ci.model.formats import Predictions
 
-SUFFIXES = {".joblib": "joblib", ".pkl": "pickle", ".pickle": "pickle", ".skops": "skops", ".onnx": "onnx"}
+__all__ = ["Holdout", "Model", "Predictions", "load_holdout", "load_model", "need", "onnx_model"]
 
 
 def need(module: str) -> Any:
@@ -22,15 +22,6 @@ def need(module: str) -> Any:
         return importlib.import_module(module)
     except ImportError:
         raise EnvError(f"{module.split('.')[0]} is not installed; install it with `{MODEL_EXTRA}`") from None
-
-
-@dataclass
-class Predictions:
-    """What a model said about the holdout: labels (or values), class scores, the classes."""
-
-    labels: Any  # numpy array: class labels, or values for regression
-    scores: Any = None  # numpy array (n, k) of class probabilities, when the model gives them
-    classes: Any = None  # numpy array of the k class labels, in score order
 
 
 @dataclass
@@ -45,6 +36,7 @@ class Model:
 def load_model(
     path: str, fmt: str, *, hook: str = "", method: str = "auto", trusted: Sequence[str] = (), root: Path
 ) -> Model:
+    """The model as ``ci.model`` describes it, loaded by the code the serving image runs too."""
     if fmt == "hook":
         return _hook_model(hook, method, root)
     file = root / path
@@ -54,7 +46,7 @@ def load_model(
             "first (ci.model.train runs a command for that) or fix the path"
         )
     if fmt == "auto":
-        fmt = SUFFIXES.get(file.suffix.lower(), "")
+        fmt = formats.format_of(file)
         if not fmt:
             raise ConfigError(
                 f"ci.model.format: cannot tell how to load {display(file)} from its suffix; "
@@ -63,112 +55,60 @@ def load_model(
     if fmt == "onnx":
         return onnx_model(file)
     estimator = _unpickle(file, fmt, trusted)
-    return Model(display(file), _estimator_scorer(estimator, method, display(file)), estimator)
+    try:
+        return Model(display(file), formats.estimator_scorer(estimator, method), estimator)
+    except formats.Unusable as error:
+        raise ConfigError(f"{display(file)}: {error}") from None
 
 
 def _unpickle(file: Path, fmt: str, trusted: Sequence[str]) -> Any:
+    library = {"joblib": "joblib", "skops": "skops.io"}.get(fmt)
+    if library:
+        need(library)
     try:
-        if fmt == "joblib":
-            return need("joblib").load(file)
-        if fmt == "pickle":
-            with open(file, "rb") as f:
-                return pickle.load(f)
-        skops = need("skops.io")
-        untrusted = sorted(set(skops.get_untrusted_types(file=file)) - set(trusted))
-        if untrusted:
-            raise SecurityError(
-                f"{display(file)} holds types skops does not trust: {', '.join(untrusted)}; "
-                "add them to ci.model.trusted if you trust this file"
-            )
-        return skops.load(file, trusted=list(trusted) or None)
-    except (EnvError, SecurityError):
-        raise
+        return formats.load(file, fmt, trusted)
+    except formats.Untrusted as error:
+        raise SecurityError(
+            f"{display(file)} holds types skops does not trust: {error}; "
+            "add them to ci.model.trusted if you trust this file"
+        ) from None
     except Exception as error:  # a corrupt file can raise nearly anything
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ConfigError(f"{display(file)}: cannot be loaded with {fmt}: {detail}") from None
-
-
-def _estimator_scorer(estimator: Any, method: str, source: str) -> Callable[[Any], Predictions]:
-    has_proba = callable(getattr(estimator, "predict_proba", None))
-    if not callable(getattr(estimator, "predict", None)):
-        raise ConfigError(f"{source}: is not a model: a {type(estimator).__name__} has no predict method")
-    if method == "predict_proba" and not has_proba:
-        raise ConfigError(f"ci.model.method: {source} has no predict_proba; set ci.model.method to predict")
-    use_proba = has_proba and method != "predict"
-
-    def score(features: Any) -> Predictions:
-        labels = estimator.predict(features)
-        if not use_proba:
-            return Predictions(labels, classes=getattr(estimator, "classes_", None))
-        return Predictions(labels, estimator.predict_proba(features), estimator.classes_)
-
-    return score
+        raise ConfigError(f"{display(file)}: cannot be loaded with {fmt}: {first_line(error)}") from None
 
 
 def _hook_model(hook: str, method: str, root: Path) -> Model:
     module_name, _, function_name = hook.partition(":")
     if not module_name or not function_name:
         raise ConfigError(f"ci.model.hook must be module:function, got {show(hook)}")
-    import sys
-
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
     try:
-        function = getattr(importlib.import_module(module_name), function_name)
+        function = formats.hook_function(hook, root)
     except (ImportError, AttributeError) as error:
         raise ConfigError(f"ci.model.hook: cannot import {hook}: {error}") from None
+    need("numpy")
+    hooked = formats.hook_scorer(function, method, hook)
 
     def score(features: Any) -> Predictions:
-        np = need("numpy")
-        result = function(features)
-        if method == "predict_proba":
-            if not hasattr(result, "columns"):
-                raise ConfigError(
-                    f"ci.model.hook: {hook} must return a DataFrame with a column per class for predict_proba"
-                )
-            classes = np.asarray(result.columns)
-            scores = result.to_numpy(dtype=float)
-            return Predictions(classes[scores.argmax(axis=1)], scores, classes)
-        return Predictions(np.asarray(result))
+        try:
+            return hooked(features)
+        except formats.Unusable as error:
+            raise ConfigError(f"ci.model.hook: {error}") from None
 
     return Model(hook, score)
 
 
 def onnx_model(file: Path) -> Model:
-    ort = need("onnxruntime")
-    np = need("numpy")
+    need("onnxruntime")
+    need("numpy")
     try:
-        session = ort.InferenceSession(str(file), providers=["CPUExecutionProvider"])
+        return Model(display(file), formats.onnx_scorer(file))
     except Exception as error:
         raise ConfigError(f"{display(file)}: cannot be loaded with onnxruntime: {error}") from None
-    (feed,) = session.get_inputs()[:1] or [None]
-    dtype = np.float64 if "double" in feed.type else np.float32
-    classes = onnx_classes(file)
-
-    def score(features: Any) -> Predictions:
-        outputs = session.run(None, {feed.name: np.asarray(features, dtype=dtype)})
-        labels = outputs[0]
-        scores = outputs[1] if len(outputs) > 1 else None
-        if isinstance(scores, list):  # a ZipMap: one {class: probability} per row
-            order = list(scores[0])
-            scores = np.array([[row[c] for c in order] for row in scores])
-            return Predictions(labels, scores, np.array(order))
-        return Predictions(labels, scores, classes)
-
-    return Model(display(file), score)
 
 
-def onnx_classes(file: Path) -> Any:
-    """The class labels an ONNX classifier stores in its graph, or None."""
-    onnx = need("onnx")
-    np = need("numpy")
-    for node in onnx.load(str(file)).graph.node:
-        for attribute in node.attribute:
-            if attribute.name == "classlabels_int64s" or attribute.name == "classlabels_ints":
-                return np.array(list(attribute.ints))
-            if attribute.name == "classlabels_strings":
-                return np.array([s.decode() for s in attribute.strings])
-    return None
+def first_line(error: BaseException) -> str:
+    """An exception's first line, or its type's name when it says nothing."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 @dataclass

@@ -48,16 +48,12 @@ class Settings:
 
     def validate(self) -> Settings:
         config.validate(self.tree, self.where)
-        folder = self.report_dir
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            why = "is a file, not a folder" if folder.is_file() else f"cannot be created ({error.strerror})"
-            shown = config.display(folder)
+        why = _unwritable(self.report_dir)
+        if why:
             raise ConfigError(
-                f"{self.where(('report_dir',))}: ci.report_dir: {shown} {why}; set ci.report_dir to a folder "
-                "dsci may write"
-            ) from None
+                f"{self.where(('report_dir',))}: ci.report_dir: {config.display(self.report_dir)} {why}; "
+                "set ci.report_dir to a folder dsci may write"
+            )
         return self
 
     def get(self, key: str, given: Any = None, flag: str | None = None) -> Any:
@@ -89,6 +85,18 @@ class Settings:
                 if filename:
                     return config.locate(filename, keys)
         return "the ci settings"
+
+
+def _unwritable(folder: Path) -> str:
+    """Why ``folder`` cannot be the report folder, or ""; looks, creates nothing."""
+    if folder.exists():
+        return "" if folder.is_dir() else "is a file, not a folder"
+    parent = next(p for p in folder.parents if p.exists())
+    if not parent.is_dir():
+        return f"cannot be created: {config.display(parent)} is a file"
+    return (
+        "" if os.access(parent, os.W_OK) else f"cannot be created: {config.display(parent)} is not writable"
+    )
 
 
 def project_root(invoke_config: Any) -> Path:

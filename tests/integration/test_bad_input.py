@@ -99,8 +99,8 @@ def test_a_report_dir_that_is_a_file_exits_2_naming_the_setting(example, invoke)
     done = invoke(example, "ci.lint", INVOKE_CI_REPORT_DIR="build/ci")
     assert done.returncode == 2
     assert one_error_line(done) == (
-        "error: environment variable INVOKE_CI_REPORT_DIR: ci.report_dir: build/ci cannot be created "
-        "(Not a directory); set ci.report_dir to a folder dsci may write"
+        "error: environment variable INVOKE_CI_REPORT_DIR: ci.report_dir: build/ci cannot be created: "
+        "build is a file; set ci.report_dir to a folder dsci may write"
     )
     (example / "invoke.yaml").write_text("ci:\n  report_dir: tasks.py\n")
     done = invoke(example, "ci.lint")
