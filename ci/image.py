@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sys
+import time
 import tomllib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -24,9 +25,13 @@ from ci.core.config import display
 from ci.core.errors import CheckFailed, ConfigError, EnvError
 from ci.core.process import Runner
 from ci.core.results import Check, StageResult, Status
+from ci.model import formats
 from ci.package import sha256_file
 
 SERVER = "gunicorn"
+SKIP_HINT = "ci.all.skip: [image, push, parity]"
+IMAGE_PYTHON = "/opt/venv/bin/python"  # where the Dockerfile template puts the venv
+SMOKE_ROWS = 5  # rows of the golden set (or holdout) the image must predict as development does
 CODE_LAYER = """COPY code /tmp/code
 RUN /opt/venv/bin/pip install --no-index --no-deps --no-cache-dir --disable-pip-version-check \\
         /tmp/code/*.whl && rm -rf /tmp/code
@@ -46,7 +51,8 @@ def client() -> Any:
         engine.ping()
     except Exception:
         raise EnvError(
-            "no Docker engine answers at unix:///var/run/docker.sock; start one with `scripts/services up`"
+            "no Docker engine answers at unix:///var/run/docker.sock; start one with `dsci services up`, "
+            f"or leave the stages that need one out ({SKIP_HINT})"
         ) from None
     return engine
 
@@ -66,15 +72,24 @@ def project_metadata(root: Path) -> dict[str, Any]:
     return tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
 
 
-def pins(requirements: Iterable[str]) -> list[str]:
-    """name==version for the requirements and all they need, as installed here; EnvError for one missing."""
-    from packaging.requirements import Requirement
+def pins(requirements: Iterable[str | tuple[str, str]]) -> list[str]:
+    """name==version for the requirements and all they need, as installed here.
+
+    A requirement may come with where it was declared (``("pandas", "requirements.txt:2")``);
+    one that is not installed here, or pins a version other than the installed one, is a
+    ConfigError naming it: the image gets exactly what development runs."""
+    from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
 
     found: dict[str, str] = {}
-    todo = list(requirements)
+    todo = [item if isinstance(item, tuple) else (item, "") for item in requirements]
     while todo:
-        requirement = Requirement(todo.pop())
+        text, source = todo.pop()
+        at = f"{source}: " if source else ""
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement as error:
+            raise ConfigError(f"{at}{text!r} is not a requirement: {error}") from None
         if requirement.marker and not requirement.marker.evaluate({"extra": ""}):
             continue
         key = canonicalize_name(requirement.name)
@@ -83,13 +98,69 @@ def pins(requirements: Iterable[str]) -> list[str]:
         try:
             dist = metadata.distribution(requirement.name)
         except metadata.PackageNotFoundError:
-            raise EnvError(
-                f"{requirement.name} is needed in the image but not installed here: "
-                f"install it (`pip install {requirement.name}`) so the image gets the version you tested with"
+            raise ConfigError(
+                f"{at}{requirement.name} is needed in the image but not installed here: install it "
+                f"(`pip install {requirement.name}`) so the image gets the version you develop with"
             ) from None
+        if (
+            source
+            and requirement.specifier
+            and not requirement.specifier.contains(dist.version, prereleases=True)
+        ):
+            raise ConfigError(
+                f"{at}{text} asks for another version than the {dist.version} installed here; install it, "
+                "or change the requirement: the image gets what development runs"
+            )
         found[key] = f"{dist.metadata['Name']}=={dist.version}"
-        todo.extend(dist.requires or [])
+        todo.extend((needed, "") for needed in dist.requires or [])
     return [found[key] for key in sorted(found)]
+
+
+def read_requirements(file: Path, shown: str | None = None) -> list[tuple[str, str]]:
+    """(requirement, "file:line") from a pip requirements file, following ``-r`` includes.
+
+    pip's options (index URLs and the like) are left to the host's pip; an editable or a path
+    is refused, since the image installs from wheels of what is installed here."""
+    shown = shown or display(file)
+    if not file.is_file():
+        raise ConfigError(f"ci.image.requirements_file: {shown}: no such file")
+    found = []
+    for number, raw in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        option, _, value = line.partition(" ")
+        if option in ("-r", "--requirement"):
+            found += read_requirements(file.parent / value.strip(), f"{shown}:{number}: {value.strip()}")
+        elif line.startswith("-") and option not in ("-e", "--editable"):
+            continue  # pip's own options: the host's pip reads the index settings, ci.image.index_url_env
+        elif option in ("-e", "--editable") or line.startswith((".", "/")) or "://" in line:
+            raise ConfigError(
+                f"{shown}:{number}: {line!r}: the image installs wheels of what is installed here, not "
+                "paths or URLs; name the distribution instead"
+            )
+        else:
+            found.append((line, f"{shown}:{number}"))
+    return found
+
+
+def requirements_of(cfg: Mapping[str, Any], root: Path, packaged: bool) -> list[tuple[str, str]]:
+    """What the image must install, with where each was declared.
+
+    A package: its declared dependencies. Otherwise the requirements file (ci.image.requirements_file,
+    or requirements.txt at the root). Then ci.image.requirements, and the server."""
+    declared: list[tuple[str, str]] = []
+    if cfg["requirements_file"]:
+        declared += read_requirements(root / cfg["requirements_file"])
+    elif packaged:
+        declared += [
+            (d, "pyproject.toml: project.dependencies")
+            for d in project_metadata(root).get("dependencies", [])
+        ]
+    elif (root / "requirements.txt").is_file():
+        declared += read_requirements(root / "requirements.txt")
+    declared += [(r, "ci.image.requirements") for r in cfg["requirements"]]
+    return [*declared, (SERVER, "")]
 
 
 def wheelhouse(pinned: list[str], folder: Path, run: Runner, index_url: str | None = None) -> None:
@@ -119,41 +190,40 @@ def render(template: str, **values: str) -> str:
 
 
 def build_image(
-    cfg: Mapping[str, Any], *, run: Runner, root: Path, dist: Path, work: Path, git: Mapping[str, Any],
-    stream: Any = None,
+    cfg: Mapping[str, Any], mcfg: Mapping[str, Any], *, run: Runner, root: Path, dist: Path, work: Path,
+    git: Mapping[str, Any], smoke_rows: Path | None = None, stream: Any = None,
 ) -> StageResult:  # fmt: skip
+    """Build the image with the network off, prove it serves, and only then record it in image.json."""
     bundle = newest(dist, "*.bundle.tar")
     if bundle is None:
         raise ConfigError(f"no model bundle in {display(dist)}; `invoke ci.package` makes one")
     engine = client()
     if not _has_image(engine, cfg["base"]):
         raise EnvError(
-            f"base image {cfg['base']} is not available: `docker pull {cfg['base']}`, "
-            "or build one offline with `scripts/services up`"
+            f"base image {cfg['base']} is not available: `docker pull {cfg['base']}`, or build one offline "
+            f"with `dsci services up`; or leave the stages that need it out ({SKIP_HINT})"
         )
     _same_python(engine, cfg["base"])
     _has_packages(engine, cfg["base"], cfg["system_packages"])
     project = project_metadata(root)
     wheel = newest(dist, "*.whl")
-    requirements = [*project.get("dependencies", []), *cfg["requirements"], SERVER]
-    pinned = pins(requirements)
-    context = work / "context"
-    shutil.rmtree(context, ignore_errors=True)
-    (context / "code").mkdir(parents=True)
+    serving = serving_settings(mcfg, bundle)
+    pinned = pins(requirements_of(cfg, root, packaged=wheel is not None))
     index_url = os.environ.get(cfg["index_url_env"]) if cfg["index_url_env"] else None
     if cfg["index_url_env"] and not index_url:
         raise ConfigError(
             f"ci.image.index_url_env: the environment variable {cfg['index_url_env']} is not set"
         )
+    context = work / "context"
+    shutil.rmtree(context, ignore_errors=True)
+    (context / "code").mkdir(parents=True)
     wheelhouse(pinned, work / "wheelhouse", run, index_url)
     shutil.copytree(work / "wheelhouse", context / "wheelhouse")
     files.write_text(context / "requirements.txt", "\n".join(pinned) + "\n")
     if wheel is not None:
         shutil.copy2(wheel, context / "code" / wheel.name)
     shutil.copy2(bundle, context / "bundle.tar")
-    files.write_bytes(
-        context / "app.py", resources.files("ci").joinpath("resources/image/app.py").read_bytes()
-    )
+    _serving_app(context / "app", serving, root, packaged=wheel is not None)
     files.write_text(context / ".dockerignore", "**/__pycache__\n**/*.pyc\n")
     bundle_sha, _ = sha256_file(bundle)
     name = cfg["name"] or project.get("name") or root.resolve().name
@@ -168,8 +238,6 @@ def build_image(
     files.write_text(context / "Dockerfile", dockerfile)
     tags = [f"{name}:{version}-{short}"] + ([f"{name}:latest"] if cfg["latest"] else [])
     image_id = _build(engine, context, tags[0], stream)
-    for tag in tags[1:]:
-        engine.images.get(image_id).tag(*tag.split(":", 1))
     size = engine.images.get(image_id).attrs["Size"]
     details = {
         "tags": tags,
@@ -178,11 +246,150 @@ def build_image(
         "bundle_sha256": bundle_sha,
         "requirements": pinned,
     }
-    files.write_text(work / "image.json", json.dumps(details, indent=2) + "\n")
-    message = f"{', '.join(tags)}: {size / 2**20:.0f} MiB, built with the network off"
-    return StageResult(
-        "image", [Check("image", Status.PASSED, message, details=details)], [str(work / "image.json")]
+    built = Check(
+        "image",
+        Status.PASSED,
+        f"{tags[0]}: {size / 2**20:.0f} MiB, built with the network off",
+        details=details,
     )
+    rows, expected = _smoke_rows(mcfg, smoke_rows, root)
+    served = smoke_test(engine, image_id, tags[0], rows, expected, float(cfg["smoke_timeout"]))
+    if (
+        served.status is Status.FAILED
+    ):  # not recorded, not tagged further: push and parity find nothing to use
+        return StageResult("image", [built, served])
+    for tag in tags[1:]:
+        engine.images.get(image_id).tag(*tag.split(":", 1))
+    files.write_text(work / "image.json", json.dumps(details, indent=2) + "\n")
+    return StageResult("image", [built, served], [str(work / "image.json")])
+
+
+def serving_settings(mcfg: Mapping[str, Any], bundle: Path) -> dict[str, Any]:
+    """How the model stage loads the model, for the image's app to load it the same way."""
+    import tarfile
+
+    fmt, path = mcfg["format"], Path(mcfg["path"]).as_posix() if mcfg["path"] else ""
+    if fmt != "hook":
+        with tarfile.open(bundle) as tar:
+            names = tar.getnames()
+        if path not in names:
+            raise ConfigError(
+                f"ci.model.path: {path or 'not set'} is not in the bundle {bundle.name}, so the image could "
+                "not serve it; add it to ci.package.bundle and run `invoke ci.package`"
+            )
+        fmt = formats.format_of(Path(path)) if fmt == "auto" else fmt
+    return {"model": path, "format": fmt, "method": mcfg["method"], "trusted": list(mcfg["trusted"]),
+            "hook": mcfg["hook"]}  # fmt: skip
+
+
+def _serving_app(folder: Path, serving: Mapping[str, Any], root: Path, packaged: bool) -> None:
+    """The app, the model stage's loading code beside it, how to load the model, and a hook's module.
+
+    A hook's module comes with the project's wheel; a project that is no package gets the
+    module's top-level file or folder copied beside the app."""
+    package = resources.files("ci")
+    files.write_bytes(folder / "app.py", package.joinpath("resources/image/app.py").read_bytes())
+    files.write_bytes(folder / "dsci_formats.py", package.joinpath("model/formats.py").read_bytes())
+    files.write_text(folder / "serving.json", json.dumps(serving, indent=2) + "\n")
+    if serving["format"] == "hook" and not packaged:
+        top = serving["hook"].partition(":")[0].split(".")[0]
+        if (root / top).is_dir():
+            shutil.copytree(root / top, folder / top, ignore=shutil.ignore_patterns("__pycache__"))
+        elif (root / f"{top}.py").is_file():
+            shutil.copy2(root / f"{top}.py", folder / f"{top}.py")
+
+
+def _smoke_rows(mcfg: Mapping[str, Any], table: Path | None, root: Path) -> tuple[list[dict[str, Any]], Any]:
+    """A few rows of the golden set (or the holdout) and what development predicts for them."""
+    if table is None:
+        return [], None
+    from ci import parity
+    from ci.model.loading import load_model
+
+    model = load_model(mcfg["path"], mcfg["format"], hook=mcfg["hook"], method=mcfg["method"],
+                       trusted=mcfg["trusted"], root=root)  # fmt: skip
+    rows = parity.golden_rows(table, mcfg, model)[:SMOKE_ROWS]
+    return rows, parity.score_dev(model, rows, table)
+
+
+def smoke_test(
+    engine: Any, image_id: str, name: str, rows: list[dict[str, Any]], expected: Any, timeout: float
+) -> Check:
+    """Start the image with the network off, wait for /ready, POST rows to /predict, compare with development.
+
+    The requests are made inside the container, to its own loopback: no port is published."""
+    from ci import parity
+
+    clock = time.perf_counter()
+    container = engine.containers.run(image_id, detach=True, network_mode="none")
+    try:
+        deadline = clock + timeout
+        while True:
+            container.reload()
+            if container.status in ("exited", "dead"):
+                return _did_not_serve(container, name, "stopped before it was ready")
+            code, _ = container.exec_run([IMAGE_PYTHON, "-c", _PROBE, "/ready"])
+            if code == 0:
+                break
+            if time.perf_counter() > deadline:
+                return _did_not_serve(
+                    container, name, f"was not ready within {timeout:g} s (ci.image.smoke_timeout)"
+                )
+            time.sleep(0.2)
+        if not rows:
+            took = time.perf_counter() - clock
+            message = f"{name} answers /ready in {took:.1f} s; no rows to predict (ci.model.holdout)"
+            return Check("serves", Status.PASSED, message, duration=took)
+        code, output = container.exec_run(
+            [IMAGE_PYTHON, "-c", _PROBE, "/predict", json.dumps({"rows": rows})]
+        )
+        answer = output.decode(errors="replace")
+        if code != 0:
+            return _did_not_serve(
+                container, name, f"answered /predict with an error: {answer.strip()[-300:]}"
+            )
+        found = parity.compare(
+            expected, parity.Scored.of(json.loads(answer)), 0.0, 0.0, other_name="the image"
+        )
+    except CheckFailed as error:
+        return Check("serves", Status.FAILED, f"{name}: {error}")
+    finally:
+        container.remove(force=True)
+    took = time.perf_counter() - clock
+    if not found.same:
+        message = f"{name} predicts otherwise than development: {found.describe(0, 0)}"
+        return Check("serves", Status.FAILED, message, details=found.__dict__, duration=took)
+    message = (
+        f"{name} served /ready and /predict in {took:.1f} s: {len(rows)} rows as development predicts them"
+    )
+    return Check("serves", Status.PASSED, message, duration=took)
+
+
+def _did_not_serve(container: Any, name: str, what: str) -> Check:
+    from ci import parity
+
+    log = container.logs(stdout=True, stderr=True)
+    said = " | ".join(parity.last_lines(log, 4)) or "nothing"
+    return Check("serves", Status.FAILED, f"{name} {what}; its last lines: {said}",
+                 output=log.decode(errors="replace")[-4000:])  # fmt: skip
+
+
+# Run inside the container by its own Python: GET a path, or POST a JSON body; print the answer.
+_PROBE = """
+import sys, urllib.request
+path, body = sys.argv[1], (sys.argv[2].encode() if len(sys.argv) > 2 else None)
+request = urllib.request.Request("http://127.0.0.1:8000" + path, data=body,
+                                 headers={"Content-Type": "application/json"})
+try:
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        sys.stdout.write(answer.read().decode())
+except urllib.error.HTTPError as error:
+    sys.stdout.write(error.read().decode())
+    sys.exit(1)
+except OSError as error:
+    sys.stdout.write(str(error))
+    sys.exit(2)
+"""
 
 
 def _same_python(engine: Any, base: str) -> None:

@@ -565,12 +565,22 @@ SETTINGS: dict[str, Any] = {
         "requirements": Setting(
             [], ListOf(Str()), "Requirements the image needs beyond the project's own dependencies."
         ),
+        "requirements_file": Setting(
+            "",
+            Str(),
+            "A pip requirements file of what the image needs; empty: a package's declared dependencies, "
+            "or requirements.txt at the root of a project that is not a package. Pinned to what is "
+            "installed in development.",
+        ),
+        "smoke_timeout": Setting(
+            60, Number(1), "Seconds the built image may take to answer /ready before the stage fails."
+        ),
         "source": Setting("", Str(), "The repository URL, for the org.opencontainers.image.source label."),
         "system_packages": Setting(
             [],
             ListOf(Str()),
             "Debian packages the image needs; the build is offline, so the base must have them "
-            "(scripts/services builds one with DSCI_BASE_PACKAGES).",
+            "(`dsci services up` builds one with DSCI_BASE_PACKAGES).",
         ),
         "index_url_env": Setting(
             "",

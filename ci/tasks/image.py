@@ -17,13 +17,17 @@ def image_stage(c: Any, s: Any) -> Any:
     if not (s.get("model.path") or s.get("package.bundle")):
         return StageResult("image", skipped="no model to serve (ci.model.path, ci.package.bundle)")
     run = s.runner()
+    # The image must predict a few rows as development does: the golden set's, else the holdout's.
+    tables = [s.root / p for p in (s.get("parity.golden"), s.get("model.holdout")) if p]
     return image.build_image(
         s.get("image"),
+        s.get("model"),
         run=run,
         root=s.root,
         dist=s.root / s.get("package.out"),
         work=s.report_dir / "image",
         git=package.git_state(run),
+        smoke_rows=next((t for t in tables if t.is_file()), None),
         stream=sys.stdout,
     )
 
@@ -33,7 +37,7 @@ IMAGE = Stage("image", image_stage, quiet=False)
 
 @task
 def image(c):
-    """Build the model-serving image with the network off: dependencies, code, then the bundle."""
+    """Build the model-serving image with the network off, and prove it serves before it passes."""
     from ci.tasks._pipeline import run_stages
 
     run_stages(c, [IMAGE])

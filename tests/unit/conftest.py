@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 
@@ -19,10 +20,8 @@ class RealWorldTouched(AssertionError):
 def font_cache():
     """matplotlib asks fontconfig (``fc-list``) for fonts the first time it runs on a machine, and
     caches the answer: let it do so once, before subprocesses are refused."""
-    try:
+    with contextlib.suppress(ImportError):
         import matplotlib.font_manager  # noqa: F401 - imported to build the cache
-    except ImportError:
-        pass
 
 
 def _refuse(*args, **kwargs):

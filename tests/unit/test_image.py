@@ -17,7 +17,8 @@ def test_no_engine_is_an_environment_error_that_says_how_to_start_one(monkeypatc
     with pytest.raises(EnvError) as caught:
         image.client()
     assert str(caught.value) == (
-        "no Docker engine answers at unix:///var/run/docker.sock; start one with `scripts/services up`"
+        "no Docker engine answers at unix:///var/run/docker.sock; start one with `dsci services up`, "
+        "or leave the stages that need one out (ci.all.skip: [image, push, parity])"
     )
 
 
@@ -34,12 +35,56 @@ def test_pins_include_what_a_requirement_needs_and_skip_markers_that_do_not_appl
     assert not any(name.startswith("pysocks") for name in names)  # only with requests[socks]
 
 
-def test_a_requirement_not_installed_here_is_an_environment_error():
-    with pytest.raises(EnvError) as caught:
-        image.pins(["no-such-distribution-here"])
+def test_a_requirement_not_installed_here_is_a_config_error_naming_where_it_was_declared():
+    with pytest.raises(ConfigError) as caught:
+        image.pins([("no-such-distribution-here", "requirements.txt:3")])
     assert str(caught.value).startswith(
-        "no-such-distribution-here is needed in the image but not installed here: install it"
+        "requirements.txt:3: no-such-distribution-here is needed in the image but not installed here"
     )
+
+
+def test_a_pin_other_than_the_installed_version_is_refused():
+    installed = metadata.version("invoke")
+    with pytest.raises(ConfigError) as caught:
+        image.pins([("invoke==0.0.1", "requirements.txt:1")])
+    assert str(caught.value).startswith(
+        f"requirements.txt:1: invoke==0.0.1 asks for another version than the {installed} installed here"
+    )
+    assert image.pins([(f"invoke>={installed}", "requirements.txt:1")])[0] == f"invoke=={installed}"
+
+
+def test_a_requirements_file_is_read_with_its_includes_and_without_pip_options(project):
+    (project / "base.txt").write_text("pandas  # the frames\n")
+    (project / "requirements.txt").write_text(
+        "--index-url https://pypi.internal/simple\n# models\nscikit-learn>=1.4\n\n-r base.txt\njoblib\n"
+    )
+    found = image.read_requirements(project / "requirements.txt")
+    assert found == [
+        ("scikit-learn>=1.4", "requirements.txt:3"),
+        ("pandas", "requirements.txt:5: base.txt:1"),
+        ("joblib", "requirements.txt:6"),
+    ]
+
+
+@pytest.mark.parametrize("line", ["-e .", "./vendor/lib.whl", "https://example.com/x.whl"])
+def test_paths_and_urls_in_a_requirements_file_are_refused(project, line):
+    (project / "requirements.txt").write_text(f"pandas\n{line}\n")
+    with pytest.raises(ConfigError, match=r"^requirements\.txt:2: .*name the distribution instead$"):
+        image.read_requirements(project / "requirements.txt")
+
+
+def test_a_project_that_is_no_package_takes_its_requirements_txt(project):
+    (project / "requirements.txt").write_text("pandas\n")
+    settings = {"requirements_file": "", "requirements": ["joblib"]}
+    assert image.requirements_of(settings, project, packaged=False) == [
+        ("pandas", "requirements.txt:1"), ("joblib", "ci.image.requirements"), ("gunicorn", ""),
+    ]  # fmt: skip
+    (project / "pyproject.toml").write_text('[project]\nname = "p"\ndependencies = ["numpy"]\n')
+    assert image.requirements_of(settings, project, packaged=True)[0] == (
+        "numpy", "pyproject.toml: project.dependencies"
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match=r"^ci\.image\.requirements_file: reqs/ml\.txt: no such file$"):
+        image.requirements_of({**settings, "requirements_file": "reqs/ml.txt"}, project, packaged=False)
 
 
 def test_no_bundle_says_which_task_makes_one(project):
@@ -52,7 +97,9 @@ def test_no_bundle_says_which_task_makes_one(project):
         "index_url_env": "",
     }
     with pytest.raises(ConfigError) as caught:
-        image.build_image(settings, run=None, root=project, dist=project / "dist", work=project / "w", git={})
+        image.build_image(
+            settings, {}, run=None, root=project, dist=project / "dist", work=project / "w", git={}
+        )
     assert str(caught.value) == "no model bundle in dist; `invoke ci.package` makes one"
 
 
@@ -104,7 +151,11 @@ def test_an_index_variable_that_is_not_set_is_a_config_error(project, monkeypatc
     monkeypatch.setattr(image, "client", lambda: None)
     monkeypatch.setattr(image, "_has_image", lambda engine, reference: True)
     monkeypatch.setattr(image, "_same_python", lambda engine, base: None)
+    monkeypatch.setattr(image, "serving_settings", lambda mcfg, bundle: {})
+    monkeypatch.setattr(image, "requirements_of", lambda cfg, root, packaged: [])
     monkeypatch.setattr(image, "pins", lambda requirements: ["gunicorn==1"])
     with pytest.raises(ConfigError) as caught:
-        image.build_image(settings, run=None, root=project, dist=project / "dist", work=project / "w", git={})
+        image.build_image(
+            settings, {}, run=None, root=project, dist=project / "dist", work=project / "w", git={}
+        )
     assert str(caught.value) == "ci.image.index_url_env: the environment variable PRIVATE_INDEX is not set"

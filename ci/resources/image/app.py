@@ -4,7 +4,8 @@ GET /health (the process answers), GET /ready (the model is loaded), GET
 /metadata (what the bundle's manifest says), POST /predict (JSON rows in,
 predictions out; a malformed request gets 422 and a message). At start it
 checks every file of the bundle against the manifest's sha256 and size, and
-refuses to start on any difference.
+refuses to start on any difference; then it loads the model with the model
+stage's own code (``dsci_formats``), as ``serving.json`` says the stage did.
 
 `python app.py parity ROWS.json` scores a file of rows with the same
 ``predict`` and prints it as JSON with what the image runs (Python, platform,
@@ -12,33 +13,52 @@ installed distributions): dsci's parity stage compares that with development.
 """
 
 import hashlib
-import io
 import json
 import os
 import sys
 import tarfile
+import tempfile
+from pathlib import Path
 
-BUNDLE = os.environ.get("DSCI_BUNDLE", "/app/bundle.tar")
-MODEL = os.environ.get("DSCI_MODEL", "")  # the model's path in the bundle; empty: its first file
+import dsci_formats  # ci/model/formats.py, copied beside this file: the model stage's own loading code
+
+HERE = Path(__file__).resolve().parent
+BUNDLE = os.environ.get("DSCI_BUNDLE", str(HERE / "bundle.tar"))
+# How the model stage loaded the model: its path in the bundle, format, method, trusted types, hook.
+SERVING = json.loads((HERE / "serving.json").read_text(encoding="utf-8"))
 
 
 def load(bundle_path):
-    """(manifest, model) from the bundle, after checking every file against the manifest."""
-    import joblib
+    """(manifest, model's entry, score) from the bundle, after checking every file against the manifest.
 
+    The checked files are written to a private folder, the model's working folder: a hook finds
+    the bundle's files where it found them at the project's root in development."""
+    workdir = Path(tempfile.mkdtemp(prefix="dsci-model-"))
     with tarfile.open(bundle_path) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))
-        contents = {}
         for entry in manifest["files"]:
             data = tar.extractfile(entry["path"]).read()
             if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
                 raise SystemExit(f"refusing to start: {entry['path']} does not match the bundle's manifest")
-            contents[entry["path"]] = data
-    name = MODEL or manifest["files"][0]["path"]
-    return manifest, name, joblib.load(io.BytesIO(contents[name]))
+            target = workdir / entry["path"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    name = SERVING["model"]
+    entry = next((e for e in manifest["files"] if e["path"] == name), {"path": name, "sha256": None})
+    os.chdir(workdir)
+    sys.path.insert(0, str(HERE))  # a hook's module, copied beside this file when not in the wheel
+    score, _ = dsci_formats.open_model(
+        workdir / name if name else None,
+        SERVING["format"],
+        method=SERVING["method"],
+        trusted=SERVING["trusted"],
+        hook=SERVING["hook"],
+        root=workdir,
+    )
+    return manifest, entry, score
 
 
-MANIFEST, MODEL_NAME, ESTIMATOR = load(BUNDLE)
+MANIFEST, MODEL, SCORE = load(BUNDLE)
 
 
 def predict(payload):
@@ -48,12 +68,7 @@ def predict(payload):
     rows = payload.get("rows") if isinstance(payload, dict) else None
     if not isinstance(rows, list) or not rows or not all(isinstance(row, dict) for row in rows):
         raise ValueError('expected {"rows": [{"column": value, ...}, ...]} with at least one row')
-    frame = pd.DataFrame(rows)
-    result = {"predictions": ESTIMATOR.predict(frame).tolist()}
-    if hasattr(ESTIMATOR, "predict_proba"):
-        result["probabilities"] = ESTIMATOR.predict_proba(frame).tolist()
-        result["classes"] = ESTIMATOR.classes_.tolist()
-    return result
+    return SCORE(pd.DataFrame(rows)).to_json()
 
 
 def respond(start_response, status, body):
@@ -67,7 +82,7 @@ def application(environ, start_response):
     if method == "GET" and path == "/health":
         return respond(start_response, "200 OK", {"status": "ok"})
     if method == "GET" and path == "/ready":
-        return respond(start_response, "200 OK", {"status": "ready", "model": MODEL_NAME})
+        return respond(start_response, "200 OK", {"status": "ready", "model": MODEL["path"]})
     if method == "GET" and path == "/metadata":
         keys = ("name", "git", "built", "python", "files", "metrics")
         return respond(start_response, "200 OK", {key: MANIFEST.get(key) for key in keys})
@@ -97,8 +112,7 @@ def parity(rows_file):
     """A JSON file's rows scored by ``predict``, with the model, the manifest's lock and the environment."""
     with open(rows_file, encoding="utf-8") as f:
         scored = predict({"rows": json.load(f)})
-    model = next(entry for entry in MANIFEST["files"] if entry["path"] == MODEL_NAME)
-    return {**scored, "model": model, "lock": MANIFEST.get("lock", []), **environment()}
+    return {**scored, "model": MODEL, "lock": MANIFEST.get("lock", []), **environment()}
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["parity"]:
