@@ -28,7 +28,7 @@ from ci.core.results import Check, StageResult, Status
 from ci.model import formats
 from ci.package import sha256_file
 
-SERVER = "gunicorn"
+APP_NEEDS = ("gunicorn", "pandas")  # the server, and the frames the app builds from JSON rows
 SKIP_HINT = "ci.all.skip: [image, push, parity]"
 IMAGE_PYTHON = "/opt/venv/bin/python"  # where the Dockerfile template puts the venv
 SMOKE_ROWS = 5  # rows of the golden set (or holdout) the image must predict as development does
@@ -148,7 +148,7 @@ def requirements_of(cfg: Mapping[str, Any], root: Path, packaged: bool) -> list[
     """What the image must install, with where each was declared.
 
     A package: its declared dependencies. Otherwise the requirements file (ci.image.requirements_file,
-    or requirements.txt at the root). Then ci.image.requirements, and the server."""
+    or requirements.txt at the root). Then ci.image.requirements, and what the app itself needs."""
     declared: list[tuple[str, str]] = []
     if cfg["requirements_file"]:
         declared += read_requirements(root / cfg["requirements_file"])
@@ -160,7 +160,7 @@ def requirements_of(cfg: Mapping[str, Any], root: Path, packaged: bool) -> list[
     elif (root / "requirements.txt").is_file():
         declared += read_requirements(root / "requirements.txt")
     declared += [(r, "ci.image.requirements") for r in cfg["requirements"]]
-    return [*declared, (SERVER, "")]
+    return [*declared, *((need, "") for need in APP_NEEDS)]
 
 
 def wheelhouse(pinned: list[str], folder: Path, run: Runner, index_url: str | None = None) -> None:

@@ -1,6 +1,6 @@
 """ci.image on the example: built with the network off, run, and asked for predictions over HTTP.
 
-Needs the services of `scripts/services up` (a Docker engine, the offline base image).
+Needs the services of `dsci services up` (a Docker engine, the offline base image).
 """
 
 import io
@@ -130,7 +130,8 @@ def test_a_missing_base_image_exits_3_saying_how_to_get_one(built, invoke):
     assert done.returncode == 3
     assert done.stderr.strip() == (
         "error: base image dsci/no-such-base:1 is not available: `docker pull dsci/no-such-base:1`, "
-        "or build one offline with `scripts/services up`"
+        "or build one offline with `dsci services up`; or leave the stages that need it out "
+        "(ci.all.skip: [image, push, parity])"
     )
 
 

@@ -77,7 +77,8 @@ def test_a_project_that_is_no_package_takes_its_requirements_txt(project):
     (project / "requirements.txt").write_text("pandas\n")
     settings = {"requirements_file": "", "requirements": ["joblib"]}
     assert image.requirements_of(settings, project, packaged=False) == [
-        ("pandas", "requirements.txt:1"), ("joblib", "ci.image.requirements"), ("gunicorn", ""),
+        ("pandas", "requirements.txt:1"), ("joblib", "ci.image.requirements"),
+        ("gunicorn", ""), ("pandas", ""),
     ]  # fmt: skip
     (project / "pyproject.toml").write_text('[project]\nname = "p"\ndependencies = ["numpy"]\n')
     assert image.requirements_of(settings, project, packaged=True)[0] == (
