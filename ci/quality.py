@@ -112,8 +112,10 @@ def _pytest_verdict(
     Exit 0 with tests run, and exit 1 with the failures in the JUnit XML, are told by the tests'
     own checks. Anything else (a crash or signal, an interruption, an internal error, no tests,
     no JUnit XML) fails the stage with pytest's last words."""
-    said = _last_line(result.stderr) or _last_line(result.stdout)
-    output = (result.stdout[-3000:] + "\n" + result.stderr[-3000:]).strip()
+    fatal = re.search(r"^Fatal Python error: .*$", result.stderr, flags=re.MULTILINE)
+    said = fatal[0] if fatal else _last_line(result.stderr) or _last_line(result.stdout)
+    crash = result.stderr[fatal.start() : fatal.start() + 3000] if fatal else result.stderr[-3000:]
+    output = (result.stdout[-3000:] + "\n" + crash).strip()
     failed = any(check.status is Status.FAILED for check in checks)
     code = result.exited
     if code == _NO_TESTS or (code == 0 and junit and not checks):

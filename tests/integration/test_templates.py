@@ -56,18 +56,34 @@ def check_schema(schema, *files):
 
 
 @pytest.fixture(scope="module")
-def wheel_site(tmp_path_factory):
-    """dsci built as a wheel and installed alone into a folder: (site folder, environment to use it)."""
+def distributions(tmp_path_factory):
+    """dsci's sdist, then the wheel built from it (as a release is built: it proves the sdist carries the
+    templates), and what the build printed."""
     out = tmp_path_factory.mktemp("wheel")
-    # sdist, then the wheel from it: as a release is built, and proves the sdist carries the templates
     built = run(sys.executable, "-m", "build", "--outdir", str(out), str(REPO))
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
+    return out, built.stdout + built.stderr
+
+
+def warnings_in(output):
+    return [line for line in output.splitlines() if re.search(r"\w+Warning\b|would be ignored", line)]
+
+
+def test_building_the_sdist_and_the_wheel_prints_no_setuptools_warning(distributions):
+    _, output = distributions
+    assert "Successfully built dsci-" in output
+    assert warnings_in(output) == []
+
+
+@pytest.fixture(scope="module")
+def wheel_site(distributions):
+    """dsci's wheel installed alone into a folder: (site folder, environment to use it)."""
+    out, _ = distributions
     (wheel,) = out.glob("dsci-*.whl")
     site = out / "site"
-    installed = run(
-        sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(wheel)
-    )
+    installed = run(sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(site), str(wheel))
     assert installed.returncode == 0, installed.stderr
+    assert warnings_in(installed.stdout + installed.stderr) == []
     env = {**os.environ, "PYTHONPATH": str(site)}
     where = run(sys.executable, "-c", "import ci; print(ci.__file__)", env=env, cwd=out)
     assert where.stdout.strip().startswith(str(site)), where.stdout  # the wheel, not the source tree
@@ -228,8 +244,13 @@ def test_the_package_lists_every_folder_of_ci_and_the_template_folders():
     cfg.read(REPO / "setup.cfg")
     listed = cfg["options"]["packages"].split()
     found = [p for p in find_namespace_packages(str(REPO), include=["ci", "ci.*"]) if "__pycache__" not in p]
-    assert sorted(p for p in listed if not p.startswith("ci.templates.")) == sorted(
-        p for p in found if not p.startswith("ci.resources.")
-    )
+    assert sorted(p for p in listed if not p.startswith("ci.templates.")) == sorted(found)
     mapped = dict(line.split(" = ") for line in cfg["options"]["package_dir"].strip().splitlines())
     assert set(mapped.values()) == {"jenkins", "azure-pipelines", "github-actions"}
+    templates = [  # every folder of the templates, or setuptools warns that its files would be ignored
+        ".".join([package, *folder.relative_to(REPO / top).parts])
+        for package, top in mapped.items()
+        for folder in [REPO / top, *(REPO / top).rglob("*")]
+        if folder.is_dir() and "__pycache__" not in folder.parts
+    ]
+    assert sorted(p for p in listed if p.startswith("ci.templates.")) == sorted(templates)
