@@ -424,7 +424,7 @@ def _has_packages(engine: Any, base: str, packages: list[str]) -> None:
         raise ConfigError(
             f"ci.image.system_packages: {', '.join(missing)} not in the base image {base}, and the build is "
             f"offline; build a base with them (`DSCI_BASE_PACKAGES={names} DSCI_BASE_IMAGE=<tag> "
-            "scripts/services up`) and set ci.image.base to it"
+            "dsci services up`) and set ci.image.base to it"
         )
 
 

@@ -301,5 +301,5 @@ def test_system_packages_must_come_with_the_base_because_the_build_is_offline(bu
     assert done.stderr.strip() == (
         "error: ci.image.system_packages: libgomp1 not in the base image dsci/python-base:3.11-bookworm, "
         "and the build is offline; build a base with them (`DSCI_BASE_PACKAGES=libgomp1 "
-        "DSCI_BASE_IMAGE=<tag> scripts/services up`) and set ci.image.base to it"
+        "DSCI_BASE_IMAGE=<tag> dsci services up`) and set ci.image.base to it"
     )

@@ -39,7 +39,8 @@ elif fmt == "skops":
 elif fmt == "onnx":
     from skl2onnx import to_onnx
 
-    Path("models/model.onnx").write_bytes(to_onnx(model, features[:1].astype("float32")).SerializeToString())
+    onnx = to_onnx(model, features[:1].to_numpy(dtype="float32"))  # one tensor input, as dsci exports
+    Path("models/model.onnx").write_bytes(onnx.SerializeToString())
 else:  # joblib, and the hook's model
     joblib.dump(model, "models/model.joblib")
 '''
