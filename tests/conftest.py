@@ -38,7 +38,7 @@ def _answers(url: str, status: int = 200) -> bool:
 
 
 def _registry() -> bool:
-    """The registry of `dsci services up` (scripts/services): its credentials file, and an answer asking for them."""
+    """The registry of `dsci services up`: its credentials file, and an answer asking for them."""
     import pathlib
 
     settings = pathlib.Path(__file__).parents[1] / "build" / "services" / "registry.env"

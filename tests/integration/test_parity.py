@@ -56,7 +56,8 @@ def derived(base, tag, *lines, **files):
 
 
 # Scores moved by one unit in the last place, as another CPU's BLAS kernels give them: the same on every
-# machine that runs the test, unlike a CPU-dependent setting such as OPENBLAS_CORETYPE.
+# machine that runs the test, unlike a CPU-dependent setting such as OPENBLAS_CORETYPE. A .pth file
+# imports it at start (Debian's Python has a sitecustomize of its own, found first).
 LAST_BITS = """import numpy
 from sklearn.linear_model import LogisticRegression
 
@@ -127,10 +128,10 @@ def test_an_image_with_another_numpy_fails_and_lists_the_package(drifted, built,
 def test_a_last_bit_difference_fails_exact_parity_and_passes_a_tolerance(built, invoke):
     """Another CPU's kernels sum in another order; here the image's scores move by one ulp, on any CPU."""
     folder, image = built
-    site = f"/opt/venv/lib/python3.{sys.version_info.minor}/site-packages/sitecustomize.py"
+    site = f"/opt/venv/lib/python3.{sys.version_info.minor}/site-packages/"
     tag = derived(
-        image["tags"][0], "clinic:last-bits", "USER root", f"COPY sitecustomize.py {site}", "USER serve",
-        **{"sitecustomize.py": LAST_BITS},
+        image["tags"][0], "clinic:last-bits", "USER root", f"COPY last_bits.py last_bits.pth {site}",
+        "USER serve", **{"last_bits.py": LAST_BITS, "last_bits.pth": "import last_bits\n"},
     )  # fmt: skip
     done = invoke(folder, "ci.parity", "--image", tag)
     assert done.returncode == 1, done.stdout + done.stderr
