@@ -214,6 +214,7 @@ def build_image(
         raise ConfigError(
             f"ci.image.index_url_env: the environment variable {cfg['index_url_env']} is not set"
         )
+    (work / "image.json").unlink(missing_ok=True)  # the last image stands no more, whatever happens now
     context = work / "context"
     shutil.rmtree(context, ignore_errors=True)
     (context / "code").mkdir(parents=True)
@@ -254,9 +255,7 @@ def build_image(
     )
     rows, expected = _smoke_rows(mcfg, smoke_rows, root)
     served = smoke_test(engine, image_id, tags[0], rows, expected, float(cfg["smoke_timeout"]))
-    if (
-        served.status is Status.FAILED
-    ):  # not recorded, not tagged further: push and parity find nothing to use
+    if served.status is Status.FAILED:  # not recorded: push and parity find no image to use
         return StageResult("image", [built, served])
     for tag in tags[1:]:
         engine.images.get(image_id).tag(*tag.split(":", 1))
@@ -270,11 +269,16 @@ def serving_settings(mcfg: Mapping[str, Any], bundle: Path) -> dict[str, Any]:
 
     fmt, path = mcfg["format"], Path(mcfg["path"]).as_posix() if mcfg["path"] else ""
     if fmt != "hook":
+        if not path:
+            raise ConfigError(
+                "ci.model.path is not set, so the image has no model to serve; set it to the model file "
+                "in the bundle (or ci.model.format to hook, with ci.model.hook)"
+            )
         with tarfile.open(bundle) as tar:
             names = tar.getnames()
         if path not in names:
             raise ConfigError(
-                f"ci.model.path: {path or 'not set'} is not in the bundle {bundle.name}, so the image could "
+                f"ci.model.path: {path} is not in the bundle {bundle.name}, so the image could "
                 "not serve it; add it to ci.package.bundle and run `invoke ci.package`"
             )
         fmt = formats.format_of(Path(path)) if fmt == "auto" else fmt
