@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ci.core.errors import ConfigError, EnvError
+from ci.core.text import first_line
 
 
 @dataclass
@@ -55,10 +56,10 @@ class Clients:
                 "the variable ci.azure.token_env names, and that the token may read code and manage pipelines"
             ) from None
         except exceptions.AzureDevOpsServiceError as error:
-            raise ConfigError(f"Azure DevOps, {what}: {_first_line(error)}") from None
+            raise ConfigError(f"Azure DevOps, {what}: {first_line(error)}") from None
         except (exceptions.AzureDevOpsClientRequestError, ClientRequestError) as error:
             raise EnvError(
-                f"Azure DevOps at {self.organization} did not answer while {what}: {_first_line(error)}"
+                f"Azure DevOps at {self.organization} did not answer while {what}: {first_line(error)}"
             ) from None
 
 
@@ -154,7 +155,3 @@ def _queue(clients: Clients, cfg: Mapping[str, Any], pipeline_id: int) -> str:
     parameters = RunPipelineParameters(resources=RunResourcesParameters(repositories={"self": branch}))
     run = clients.pipelines.run_pipeline(parameters, cfg["project"], pipeline_id)
     return f"run {run.id} ({run.state}): {run.url}"
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]

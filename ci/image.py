@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from ci.core import files
-from ci.core.config import display
 from ci.core.errors import CheckFailed, ConfigError, EnvError
 from ci.core.process import Runner
 from ci.core.results import Check, StageResult, Status
+from ci.core.text import display, first_line
 from ci.model import formats
 from ci.package import sha256_file
 
@@ -402,7 +402,7 @@ def _same_python(engine: Any, base: str) -> None:
     try:
         output = engine.containers.run(base, ["python3", "-c", probe], network_mode="none", remove=True)
     except Exception as error:
-        raise ConfigError(f"ci.image.base: {base} cannot run python3: {str(error).splitlines()[0]}") from None
+        raise ConfigError(f"ci.image.base: {base} cannot run python3: {first_line(error)}") from None
     theirs, ours = output.decode().strip(), f"{sys.version_info[0]}.{sys.version_info[1]}"
     if theirs != ours:
         raise ConfigError(

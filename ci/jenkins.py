@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ci.core.config import ListOf, Record, Str, complaint, display, locate
+from ci.core.config import ListOf, Record, Str, complaint, locate
 from ci.core.errors import ConfigError, EnvError
 from ci.core.retries import Transient, with_retries
+from ci.core.text import display, first_line
 
 MARK = "Managed by dsci (ci.jenkins.seed): change the jobs file, not this page."
 MAIL_PARAMETER = "DSCI_MAIL_TO"  # a job parameter: ci.notify mails these recipients too
@@ -272,7 +273,7 @@ class Server:
                 f"Jenkins at {self.url} answered 404 to {what}: is ci.jenkins.url the root URL of a Jenkins?"
             ) from None
         except self._jenkins.JenkinsException as error:
-            raise EnvError(f"Jenkins at {self.url}, {what}: {str(error).strip().splitlines()[0]}") from None
+            raise EnvError(f"Jenkins at {self.url}, {what}: {first_line(error)}") from None
         except requests.HTTPError as error:  # another 4xx: say what Jenkins said
             said = (error.response.text or "").strip().splitlines()[:1] or [error.response.reason]
             raise EnvError(

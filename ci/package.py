@@ -20,11 +20,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ci.core.config import display
 from ci.core.errors import CheckFailed, ConfigError
 from ci.core.files import atomic
 from ci.core.process import Runner, python_module
 from ci.core.results import Check, StageResult, Status
+from ci.core.text import display
 
 CHUNK = 1 << 20  # 1 MiB reads into one reused buffer: hashlib's own speed, constant memory
 MANIFEST = "manifest.json"

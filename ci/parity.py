@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from ci.core import files
-from ci.core.config import closest, display, show
 from ci.core.errors import CheckFailed, ConfigError, DsciError
 from ci.core.results import Check, StageResult, Status
+from ci.core.text import closest, display, first_line, show
 from ci.model.loading import Model, load_model, need
 from ci.package import sha256_file
 
@@ -148,8 +148,7 @@ def score_dev(model: Model, rows: list[dict[str, Any]], golden: Path) -> Scored:
     except DsciError:
         raise
     except Exception as error:
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ConfigError(f"{model.source} could not score {display(golden)}: {detail}") from None
+        raise ConfigError(f"{model.source} could not score {display(golden)}: {first_line(error)}") from None
     return Scored(
         p.labels.tolist(),
         None if p.scores is None else p.scores.tolist(),
@@ -590,8 +589,7 @@ def _read(file: Path, key: str) -> Any:
     try:
         return pd.read_parquet(file) if _is_parquet(file) else pd.read_csv(file)
     except Exception as error:
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ConfigError(f"{display(file)}: cannot be read: {detail}") from None
+        raise ConfigError(f"{display(file)}: cannot be read: {first_line(error)}") from None
 
 
 def _is_parquet(file: Path) -> bool:

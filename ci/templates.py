@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci.core import files
-from ci.core.config import closest, show
 from ci.core.errors import ConfigError, EnvError
+from ci.core.text import closest, show
 
 # provider: (folder in dsci's repository, [(template, where it goes in a repo)]). In the wheel the
 # folder is the package ci.templates.<folder with "_" for "-">.

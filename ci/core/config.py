@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ci.core.errors import ConfigError
+from ci.core.text import closest, display, show
 
 SCHEMA_RESOURCE = "config.schema.json"
 TASKS = ("binary", "multiclass", "regression")
@@ -803,22 +804,6 @@ def complaint(
     )
 
 
-def closest(word: str, choices: Iterable[str]) -> str | None:
-    """The choice closest to ``word``, when one is close enough to be a likely typo."""
-    import difflib
-
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.5)
-    return close[0] if close else None
-
-
-def show(value: Any) -> str:
-    """A value as the user wrote it, JSON-style: ``5``, ``"high"``, ``[1, 2]``."""
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
-
-
 def from_command_line(key: str, flag: str, text: str) -> Any:
     """Parse an option's text with its setting's kind; ConfigError names the flag."""
     kind = setting(key).kind
@@ -1035,12 +1020,3 @@ def value_at(tree: Any, path: Iterable[str], default: Any) -> Any:
 
 def _locate_ci(path: Path, keys: tuple[str, ...]) -> str:
     return locate(path, ("ci", *keys))
-
-
-def display(path: str | os.PathLike[str]) -> str:
-    """A path relative to the current folder when it is below it."""
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:
-        return str(path)
-    return str(path) if relative.startswith("..") else relative

@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ci.core.config import Duration, closest, display, show
+from ci.core.config import Duration
 from ci.core.errors import CheckFailed, ConfigError, EnvError
 from ci.core.results import Check, Status
+from ci.core.text import closest, display, first_line, show
 from ci.data import DATA_EXTRA, drift, pii
 
 ROW_LEVEL = ("not_null", "null_fraction", "unique", "range", "allowed", "regex", "length", "expression")
@@ -73,7 +74,7 @@ def open_dataset(spec: Mapping[str, Any], key: str, root: Path, path: str | None
         frame = pl.scan_csv(sources, infer_schema_length=10_000) if fmt == "csv" else pl.scan_parquet(sources)
         schema = frame.collect_schema()
     except Exception as error:  # polars raises several kinds for a file it cannot read
-        raise CheckFailed(f"{display(files[0])}: cannot be read as {fmt}: {_first_line(error)}") from None
+        raise CheckFailed(f"{display(files[0])}: cannot be read as {fmt}: {first_line(error)}") from None
     return Dataset(spec["name"], files, fmt, frame, schema, set(spec.get("sensitive", [])))
 
 
@@ -150,7 +151,7 @@ def run_checks(spec: Mapping[str, Any], key: str, *, root: Path, samples: int) -
     try:
         counts = data.frame.select(aggregates).collect(engine="streaming").row(0, named=True)
     except Exception as error:
-        raise CheckFailed(f"{data.shown}: cannot be read as {data.format}: {_first_line(error)}") from None
+        raise CheckFailed(f"{data.shown}: cannot be read as {data.format}: {first_line(error)}") from None
     for i, plan in plans.items():
         if plan.separate:
             counts[f"{i}:failing"], counts[f"{i}:checked"] = _duplicates(data, plan, counts["rows"])
@@ -235,9 +236,7 @@ def _plan(check: Mapping[str, Any], data: Dataset, key: str) -> Plan:
         try:
             pl.select(pl.lit("").str.contains(check["pattern"]))
         except Exception as error:
-            raise ConfigError(
-                f"{key}.pattern: not a valid regular expression: {_first_line(error)}"
-            ) from None
+            raise ConfigError(f"{key}.pattern: not a valid regular expression: {first_line(error)}") from None
         return Plan(present & ~_text(data, column).str.contains(check["pattern"]), present, [column])
     if kind == "length":
         length, ok = _text(data, column).str.len_chars(), pl.lit(True)
@@ -251,7 +250,7 @@ def _plan(check: Mapping[str, Any], data: Dataset, key: str) -> Plan:
         expr = pl.sql_expr(check["expr"])
         data.frame.select(expr).collect_schema()  # names a column the data lacks: say so now
     except Exception as error:
-        raise ConfigError(f"{key}.expr: {show(check['expr'])}: {_first_line(error)}") from None
+        raise ConfigError(f"{key}.expr: {show(check['expr'])}: {first_line(error)}") from None
     return Plan(~expr.fill_null(False), everything, expr.meta.root_names())
 
 
@@ -418,8 +417,3 @@ def _sample_table(title: str, rows: Sequence[Mapping[str, Any]]) -> str:
     ]
     lines += ["| " + " | ".join(str(row[c]).replace("|", "\\|") for c in columns) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

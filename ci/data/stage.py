@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ci.core.config import display
 from ci.core.errors import ConfigError
 from ci.core.process import Runner
 from ci.core.results import Check, StageResult, Status
+from ci.core.text import display
 from ci.data import contract, pii
 
 _ICONS = {

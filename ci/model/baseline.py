@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ci.core import files
-from ci.core.config import display
 from ci.core.errors import ConfigError, EnvError
 from ci.core.process import Runner
+from ci.core.text import display
 
 MERGE_BASE = "merge-base"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from ci.core import files
-from ci.core.config import display
 from ci.core.errors import ConfigError
 from ci.core.process import Runner
 from ci.core.results import Check, StageResult, Status
+from ci.core.text import display, first_line
 from ci.model import baseline as baselines
 from ci.model import gates as gating
 from ci.model import metrics as metric_lib
@@ -100,8 +100,7 @@ def score_holdout(cfg: Mapping[str, Any], root: Path) -> tuple[Model, Any, Predi
     except ConfigError:
         raise
     except Exception as error:
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ConfigError(f"{model.source} could not score {cfg['holdout']}: {detail}") from None
+        raise ConfigError(f"{model.source} could not score {cfg['holdout']}: {first_line(error)}") from None
     _check_task(cfg["task"], predictions, model.source)
     metric_lib.check_labels(holdout.target, predictions, cfg["holdout"])
     return model, holdout, predictions

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ci.core.config import closest
 from ci.core.errors import ConfigError
 from ci.core.results import Check, Status
+from ci.core.text import closest
 from ci.model.metrics import METRICS
 
 PASS, FAIL, NOT_BETTER = "pass", "fail", "not-better"

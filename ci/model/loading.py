@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ci.core.config import closest, display, show
 from ci.core.errors import ConfigError, EnvError, SecurityError
+from ci.core.text import closest, display, first_line, show
 from ci.model import MODEL_EXTRA, formats
 from ci.model.formats import Predictions
 
@@ -105,12 +105,6 @@ def onnx_model(file: Path) -> Model:
         raise ConfigError(f"{display(file)}: cannot be loaded with onnxruntime: {error}") from None
 
 
-def first_line(error: BaseException) -> str:
-    """An exception's first line, or its type's name when it says nothing."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 @dataclass
 class Holdout:
     features: Any  # pandas DataFrame
@@ -128,8 +122,7 @@ def load_holdout(
     try:
         frame = pd.read_parquet(file) if file.suffix.lower() in (".parquet", ".pq") else pd.read_csv(file)
     except Exception as error:
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ConfigError(f"{display(file)}: cannot be read: {detail}") from None
+        raise ConfigError(f"{display(file)}: cannot be read: {first_line(error)}") from None
     columns = list(frame.columns)
     for key, name in [("target", target), ("segment_by", segment_by)] + [("features", f) for f in features]:
         if name and name not in columns:

@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ci.core.config import closest
 from ci.core.errors import CheckFailed, ConfigError
+from ci.core.text import closest
 from ci.model.loading import Predictions, need
 
 

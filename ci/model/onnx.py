@@ -17,6 +17,7 @@ from typing import Any
 from ci.core import files
 from ci.core.errors import ConfigError
 from ci.core.results import Check, Status
+from ci.core.text import first_line
 from ci.model.loading import Predictions, need
 
 WORST_ROWS = 5
@@ -69,7 +70,7 @@ def export(estimator: Any, features: Any, path: Path, *, double: bool) -> Path:
     try:
         model = skl2onnx.to_onnx(estimator, sample, options={"zipmap": False})
     except Exception as error:  # the converter raises many kinds for what it cannot convert
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        detail = first_line(error)
         raise ConfigError(
             f"skl2onnx cannot convert this {type(estimator).__name__}: {detail}; "
             "set ci.model.onnx.enabled to false"

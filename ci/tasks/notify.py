@@ -12,8 +12,8 @@ from ci.tasks._stage import Stage
 def notify_stage(c: Any, s: Any) -> Any:
     from ci import notify
     from ci.core import reports
-    from ci.core.config import display
     from ci.core.results import Check, StageResult, Status
+    from ci.core.text import display
 
     cfg = s.get("notify")
     to = notify.recipients(cfg)

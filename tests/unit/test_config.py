@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 import yaml
 
-from ci.core import config
+from ci.core import config, text
 from ci.core.errors import ConfigError
 from ci.tasks._pipeline import Settings
 
@@ -164,9 +164,9 @@ def test_reference_lists_every_key():
 
 
 def test_show_writes_values_as_json():
-    assert config.show("high") == '"high"'
-    assert config.show([1, "a"]) == '[1, "a"]'
-    assert json.loads(config.show({"a": None})) == {"a": None}
+    assert text.show("high") == '"high"'
+    assert text.show([1, "a"]) == '[1, "a"]'
+    assert json.loads(text.show({"a": None})) == {"a": None}
 
 
 def test_readme_reference_is_current():

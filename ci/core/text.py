@@ -1,0 +1,39 @@
+"""Words for messages: a value as written, a path as seen, the likely typo, the gist of an error."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from typing import Any
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to ``word``, when one is close enough to be a likely typo."""
+    import difflib
+
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.5)
+    return close[0] if close else None
+
+
+def show(value: Any) -> str:
+    """A value as the user wrote it, JSON-style: ``5``, ``"high"``, ``[1, 2]``."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def display(path: str | os.PathLike[str]) -> str:
+    """A path relative to the current folder when it is below it."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if relative.startswith("..") else relative
+
+
+def first_line(error: BaseException) -> str:
+    """An exception's first line, or its type's name when it says nothing."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
