@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from benchmarks._common import machine, publish
-from ci.package import sha256_file
+from ci.core.files import sha256_file
 
 TARGET_SPEED, TARGET_SHARE = 1.2e9, 0.9
 

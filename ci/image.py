@@ -22,11 +22,11 @@ from typing import Any
 
 from ci.core import files
 from ci.core.errors import CheckFailed, ConfigError, EnvError
+from ci.core.files import sha256_file
 from ci.core.process import Runner
 from ci.core.results import Check, StageResult, Status
 from ci.core.text import display, first_line
 from ci.model import formats
-from ci.package import sha256_file
 
 APP_NEEDS = ("gunicorn", "pandas")  # the server, and the frames the app builds from JSON rows
 SKIP_HINT = "ci.all.skip: [image, push, parity]"

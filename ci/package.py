@@ -10,7 +10,6 @@ fixed, owners blank: the same inputs give the same bytes, so the same hash.
 from __future__ import annotations
 
 import glob
-import hashlib
 import io
 import json
 import os
@@ -21,39 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from ci.core.errors import CheckFailed, ConfigError
-from ci.core.files import atomic
+from ci.core.files import atomic, sha256_file
+from ci.core.git import git_state
 from ci.core.process import Runner, python_module
 from ci.core.results import Check, StageResult, Status
 from ci.core.text import display
 
-CHUNK = 1 << 20  # 1 MiB reads into one reused buffer: hashlib's own speed, constant memory
 MANIFEST = "manifest.json"
-
-
-def sha256_file(path: Path) -> tuple[str, int]:
-    """(hex digest, size) of a file, streamed."""
-    digest, size = hashlib.sha256(), 0
-    buffer = bytearray(CHUNK)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as f:
-        while read := f.readinto(buffer):
-            digest.update(view[:read])
-            size += read
-    return digest.hexdigest(), size
-
-
-def git_state(run: Runner) -> dict[str, Any]:
-    """The commit, whether the work tree differs from it, and the commit's time (for reproducible builds)."""
-    commit = run(["git", "rev-parse", "HEAD"])
-    if not commit.ok:
-        return {"commit": None, "dirty": None, "time": None}
-    status = run(["git", "status", "--porcelain", "--untracked-files=no"])
-    when = run(["git", "log", "-1", "--format=%ct"])
-    return {
-        "commit": commit.stdout.strip(),
-        "dirty": bool(status.stdout.strip()),
-        "time": int(when.stdout.strip()) if when.ok and when.stdout.strip().isdigit() else None,
-    }
 
 
 def build_time(git: Mapping[str, Any]) -> int:

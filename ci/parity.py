@@ -24,10 +24,10 @@ from typing import Any
 
 from ci.core import files
 from ci.core.errors import CheckFailed, ConfigError, DsciError
+from ci.core.files import sha256_file
 from ci.core.results import Check, StageResult, Status
 from ci.core.text import closest, display, first_line, show
 from ci.model.loading import Model, load_model, need
-from ci.package import sha256_file
 
 RECORD_SUFFIX = ".predictions.json"
 RECORD_AGAIN = "re-record with `invoke ci.parity --record`"

@@ -1,13 +1,16 @@
-"""Atomic file writes: a crash never leaves a half-written report, model or bundle."""
+"""Files: atomic writes (a crash never leaves a half-written report, model or bundle) and streamed hashes."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+CHUNK = 1 << 20  # 1 MiB reads into one reused buffer: hashlib's own speed, constant memory
 
 
 @contextlib.contextmanager
@@ -38,3 +41,15 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 def write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     return write_bytes(path, text.encode("utf-8"))
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    """(hex digest, size) of a file, streamed."""
+    digest, size = hashlib.sha256(), 0
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as f:
+        while read := f.readinto(buffer):
+            digest.update(view[:read])
+            size += read
+    return digest.hexdigest(), size

@@ -11,7 +11,8 @@ from ci.tasks._stage import Stage
 
 
 def image_stage(c: Any, s: Any) -> Any:
-    from ci import image, package
+    from ci import image
+    from ci.core.git import git_state
     from ci.core.results import StageResult
 
     if not (s.get("model.path") or s.get("package.bundle")):
@@ -26,7 +27,7 @@ def image_stage(c: Any, s: Any) -> Any:
         root=s.root,
         dist=s.root / s.get("package.out"),
         work=s.report_dir / "image",
-        git=package.git_state(run),
+        git=git_state(run),
         smoke_rows=next((t for t in tables if t.is_file()), None),
         stream=sys.stdout,
     )

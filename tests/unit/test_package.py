@@ -5,7 +5,9 @@ import tarfile
 import pytest
 
 from ci import package
+from ci.core import files
 from ci.core.errors import ConfigError
+from ci.core.git import git_state
 from ci.core.process import Completed
 from ci.core.results import Status
 
@@ -34,7 +36,7 @@ def git(commit="0123456789abcdef", dirty="", when="1700000000"):
 def test_streamed_hash_equals_hashlib(tmp_path):
     data = bytes(range(256)) * 10_000
     (tmp_path / "f").write_bytes(data)
-    assert package.sha256_file(tmp_path / "f") == (hashlib.sha256(data).hexdigest(), len(data))
+    assert files.sha256_file(tmp_path / "f") == (hashlib.sha256(data).hexdigest(), len(data))
 
 
 def test_bundle_is_deterministic_whatever_the_files_times(model_files):
@@ -67,7 +69,7 @@ def test_a_crash_while_writing_leaves_no_partial_bundle(model_files, monkeypatch
 
 def test_manifest_records_files_git_python_lock_metrics_and_config(model_files):
     files = package.bundle_files(["models/model.joblib"], model_files)
-    state = package.git_state(git(dirty=" M tasks.py\n"))
+    state = git_state(git(dirty=" M tasks.py\n"))
     content = package.manifest(
         files,
         name="clinic",
@@ -99,7 +101,7 @@ def test_outside_git_the_manifest_says_so():
     def run(argv, *, quiet=True):
         return Completed((), 128, "", "fatal: not a git repository")
 
-    assert package.git_state(run) == {"commit": None, "dirty": None, "time": None}
+    assert git_state(run) == {"commit": None, "dirty": None, "time": None}
 
 
 def test_a_pattern_that_matches_nothing_is_a_config_error(model_files):

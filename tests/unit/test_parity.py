@@ -6,6 +6,7 @@ import pytest
 
 from ci import parity
 from ci.core.errors import CheckFailed, ConfigError
+from ci.core.files import sha256_file
 from ci.core.results import Status
 from ci.parity import Scored, compare, library_drift
 
@@ -93,7 +94,7 @@ def write_record(folder, **changes):
     golden.write_text("a,b\n1,2\n")
     scored = Scored([1], [[0.25, 0.75]], [0, 1])
     record = {
-        "golden": {"path": "golden.csv", "sha256": parity.sha256_file(golden)[0], "rows": 1},
+        "golden": {"path": "golden.csv", "sha256": sha256_file(golden)[0], "rows": 1},
         "model": {"path": "m.joblib", "sha256": "0" * 64},
         **scored.to_json(),
         "sha256": scored.sha256(),
