@@ -370,10 +370,10 @@ def smoke_test(
 
 
 def _did_not_serve(container: Any, name: str, what: str) -> Check:
-    from ci import parity
+    from ci.parity.container import last_lines
 
     log = container.logs(stdout=True, stderr=True)
-    said = " | ".join(parity.last_lines(log, 4)) or "nothing"
+    said = " | ".join(last_lines(log, 4)) or "nothing"
     return Check("serves", Status.FAILED, f"{name} {what}; its last lines: {said}",
                  output=log.decode(errors="replace")[-4000:])  # fmt: skip
 

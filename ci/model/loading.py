@@ -13,7 +13,10 @@ from ci.core.text import closest, display, first_line, show
 from ci.model import MODEL_EXTRA, formats
 from ci.model.formats import Predictions
 
-__all__ = ["Holdout", "Model", "Predictions", "load_holdout", "load_model", "need", "onnx_model"]
+__all__ = [
+    "Holdout", "Model", "Predictions", "feature_columns", "is_parquet", "load_holdout", "load_model", "need",
+    "onnx_model", "read_table",
+]  # fmt: skip
 
 
 def need(module: str) -> Any:
@@ -115,22 +118,39 @@ class Holdout:
 def load_holdout(
     path: str, *, target: str, features: Sequence[str], drop: Sequence[str], segment_by: str, root: Path
 ) -> Holdout:
-    pd = need("pandas")
     file = root / path
     if not path or not file.is_file():
         raise ConfigError(f"ci.model.holdout: {display(file) if path else 'not set'}: no such file")
-    try:
-        frame = pd.read_parquet(file) if file.suffix.lower() in (".parquet", ".pq") else pd.read_csv(file)
-    except Exception as error:
-        raise ConfigError(f"{display(file)}: cannot be read: {first_line(error)}") from None
+    frame = read_table(file)
     columns = list(frame.columns)
     for key, name in [("target", target), ("segment_by", segment_by)] + [("features", f) for f in features]:
         if name and name not in columns:
             raise ConfigError(
                 f"{display(file)} has no column {show(name)} (ci.model.{key}){_did_you_mean(name, columns)}"
             )
-    chosen = list(features) or [c for c in columns if c not in {target, segment_by, *drop}]
+    chosen = feature_columns(columns, features=features, leave_out=(target, segment_by, *drop))
     return Holdout(frame[chosen], frame[target], frame[segment_by] if segment_by else None)
+
+
+def read_table(file: Path) -> Any:
+    """A CSV or Parquet file (by its suffix) as a pandas DataFrame; ConfigError when it cannot be read."""
+    pd = need("pandas")
+    try:
+        return pd.read_parquet(file) if is_parquet(file) else pd.read_csv(file)
+    except Exception as error:
+        raise ConfigError(f"{display(file)}: cannot be read: {first_line(error)}") from None
+
+
+def is_parquet(file: Path) -> bool:
+    return file.suffix.lower() in (".parquet", ".pq")
+
+
+def feature_columns(
+    columns: Sequence[Any], *, features: Sequence[str], leave_out: Sequence[str]
+) -> list[Any]:
+    """The model's inputs: ``ci.model.features`` when set, else every column but target, segment and drop."""
+    skip = {name for name in leave_out if name}
+    return list(features) or [c for c in columns if c not in skip]
 
 
 def _did_you_mean(name: str, columns: Sequence[str]) -> str:

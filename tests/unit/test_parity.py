@@ -8,7 +8,7 @@ from ci import parity
 from ci.core.errors import CheckFailed, ConfigError
 from ci.core.files import sha256_file
 from ci.core.results import Status
-from ci.parity import Scored, compare, library_drift
+from ci.parity import Scored, compare, container, judge, library_drift
 
 
 def classifier(labels, positive):
@@ -79,10 +79,10 @@ def test_library_drift_lists_other_versions_and_packages_development_lacks():
 
 def test_a_patch_release_is_noted_another_minor_or_platform_warns():
     here = {"python": "3.11.7", "platform": "Linux-x86_64-with-glibc2.36"}
-    same = parity._runtime_check("img", here, dict(here))
-    patch = parity._runtime_check("img", here, {**here, "python": "3.11.2"})
-    minor = parity._runtime_check("img", here, {**here, "python": "3.12.1"})
-    libc = parity._runtime_check("img", here, {**here, "platform": "Linux-x86_64-with-glibc2.31"})
+    same = judge.runtime_check("img", here, dict(here))
+    patch = judge.runtime_check("img", here, {**here, "python": "3.11.2"})
+    minor = judge.runtime_check("img", here, {**here, "python": "3.12.1"})
+    libc = judge.runtime_check("img", here, {**here, "platform": "Linux-x86_64-with-glibc2.31"})
     assert (same.status, patch.status, minor.status, libc.status) == (
         Status.PASSED, Status.PASSED, Status.WARNED, Status.WARNED,
     )  # fmt: skip
@@ -134,7 +134,7 @@ def test_a_record_that_is_not_json_is_refused(project):
 
 def test_the_caret_lines_of_a_traceback_are_not_a_container_s_last_words():
     log = b"Traceback\n  File x\n    open(p)\n    ^^^^^^^\nFileNotFoundError: nope\n"
-    assert parity.last_lines(log) == ["File x", "open(p)", "FileNotFoundError: nope"]
+    assert container.last_lines(log) == ["File x", "open(p)", "FileNotFoundError: nope"]
 
 
 PARITY = {"rtol": 0.0, "atol": 0.0, "retrained": {"atol": 1e-9, "rtol": 0.0, "beyond": "warn"}}
@@ -157,7 +157,7 @@ def ulps(values, count):
 def test_a_model_retrained_on_another_cpu_reproduces_the_record_within_its_tolerance():
     here = classifier([0, 1, 1], [0.1, 0.9, 0.7])
     there = Scored(here.predictions, ulps(here.probabilities, 4), here.classes)  # the record's machine
-    check = parity._against_record(recorded(there), here, "b" * 64, PARITY, worst=5)
+    check = judge.against_record(recorded(there), here, "b" * 64, PARITY, worst=5)
     assert check.status is Status.PASSED
     assert check.message.startswith("retrained since the record of 2026-11-30T10:00:00Z; reproduces")
     assert 0 < check.value < 1e-15 and check.threshold == 1e-9
@@ -166,7 +166,7 @@ def test_a_model_retrained_on_another_cpu_reproduces_the_record_within_its_toler
 def test_the_same_model_must_reproduce_the_record_to_the_bit():
     here = classifier([0, 1, 1], [0.1, 0.9, 0.7])
     there = Scored(here.predictions, ulps(here.probabilities, 1), here.classes)
-    check = parity._against_record(recorded(there, "b" * 64), here, "b" * 64, PARITY, worst=5)
+    check = judge.against_record(recorded(there, "b" * 64), here, "b" * 64, PARITY, worst=5)
     assert check.status is Status.FAILED
     assert "no longer predicts what this same model did" in check.message
 
@@ -176,7 +176,7 @@ def test_a_retrained_model_beyond_the_tolerance_names_rows_and_sizes(beyond, sta
     here = classifier([0, 1, 1], [0.1, 0.9, 0.7])
     there = classifier([0, 1, 0], [0.1, 0.9, 0.4])
     settings = {**PARITY, "retrained": {**PARITY["retrained"], "beyond": beyond}}
-    check = parity._against_record(recorded(there), here, "b" * 64, settings, worst=5)
+    check = judge.against_record(recorded(there), here, "b" * 64, settings, worst=5)
     assert check.status is status
     assert "1 label flips in 3 rows, 1 rows outside the tolerance" in check.message
     assert "most: row 2 (0.3)" in check.message
@@ -186,5 +186,5 @@ def test_a_retrained_model_beyond_the_tolerance_names_rows_and_sizes(beyond, sta
 def test_a_retrained_model_with_other_classes_is_beyond_the_tolerance():
     here = classifier([0, 1], [0.1, 0.9])
     there = Scored([0, 2], [[0.9, 0.1], [0.1, 0.9]], [0, 2])
-    check = parity._against_record(recorded(there), here, "b" * 64, PARITY, worst=5)
+    check = judge.against_record(recorded(there), here, "b" * 64, PARITY, worst=5)
     assert check.status is Status.WARNED and "the model's classes differ" in check.message
