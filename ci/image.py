@@ -9,7 +9,6 @@ build. Layers: dependencies, then the project's wheel, then the bundle.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import time
@@ -191,9 +190,11 @@ def render(template: str, **values: str) -> str:
 
 def build_image(
     cfg: Mapping[str, Any], mcfg: Mapping[str, Any], *, run: Runner, root: Path, dist: Path, work: Path,
-    git: Mapping[str, Any], smoke_rows: Path | None = None, stream: Any = None,
+    git: Mapping[str, Any], smoke_rows: Path | None = None, index_url: str | None = None, stream: Any = None,
 ) -> StageResult:  # fmt: skip
-    """Build the image with the network off, prove it serves, and only then record it in image.json."""
+    """Build the image with the network off, prove it serves, and only then record it in image.json.
+
+    ``index_url`` is a private package index (credentials and all): used on the host only."""
     bundle = newest(dist, "*.bundle.tar")
     if bundle is None:
         raise ConfigError(f"no model bundle in {display(dist)}; `invoke ci.package` makes one")
@@ -209,11 +210,6 @@ def build_image(
     wheel = newest(dist, "*.whl")
     serving = serving_settings(mcfg, bundle)
     pinned = pins(requirements_of(cfg, root, packaged=wheel is not None))
-    index_url = os.environ.get(cfg["index_url_env"]) if cfg["index_url_env"] else None
-    if cfg["index_url_env"] and not index_url:
-        raise ConfigError(
-            f"ci.image.index_url_env: the environment variable {cfg['index_url_env']} is not set"
-        )
     (work / "image.json").unlink(missing_ok=True)  # the last image stands no more, whatever happens now
     context = work / "context"
     shutil.rmtree(context, ignore_errors=True)

@@ -7,7 +7,6 @@ dropped connection or a 4xx answer is retried a bounded number of times.
 
 from __future__ import annotations
 
-import os
 import smtplib
 import ssl
 from collections.abc import Mapping, Sequence
@@ -19,9 +18,8 @@ from ci.core.errors import ConfigError, EnvError
 from ci.core.retries import Transient, with_retries
 
 
-def recipients(cfg: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> list[str]:
-    """The configured recipients and those of the environment variable (a Jenkins job's parameter)."""
-    extra = environ.get(cfg["recipients_env"], "") if cfg["recipients_env"] else ""
+def recipients(cfg: Mapping[str, Any], extra: str = "") -> list[str]:
+    """The configured recipients and the comma-separated ``extra`` ones (a Jenkins job's parameter)."""
     found = [*cfg["recipients"], *(part.strip() for part in extra.split(","))]
     return list(dict.fromkeys(address for address in found if address))
 
@@ -40,15 +38,10 @@ def message(
     return mail
 
 
-def send(cfg: Mapping[str, Any], mail: EmailMessage, environ: Mapping[str, str] = os.environ) -> None:
-    """Deliver ``mail`` through the configured SMTP server; one-line errors, no password shown."""
+def send(cfg: Mapping[str, Any], mail: EmailMessage, user: str = "", password: str = "") -> None:
+    """Deliver ``mail`` through the configured SMTP server (logging in when given a user); one-line
+    errors, no password shown."""
     host, port = cfg["smtp_host"], int(cfg["smtp_port"])
-    user = environ.get(cfg["username_env"], "") if cfg["username_env"] else ""
-    password = environ.get(cfg["password_env"], "") if cfg["password_env"] else ""
-    if user and not password:
-        raise ConfigError(
-            f"ci.notify.password_env: {cfg['password_env']} is not set, but {cfg['username_env']} is"
-        )
 
     def deliver() -> None:
         try:

@@ -8,7 +8,6 @@ errors and dropped connections are retried a bounded number of times.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,11 +23,6 @@ MANIFEST_TYPES = ", ".join(
         "application/vnd.oci.image.index.v1+json",
     )
 )
-
-
-def credentials(cfg: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, str] | None:
-    user, password = environ.get(cfg["username_env"]), environ.get(cfg["password_env"])
-    return {"username": user, "password": password} if user and password else None
 
 
 def _transient(error: Exception) -> bool:
@@ -65,10 +59,12 @@ def ecr_credentials(cfg: Mapping[str, Any], repository: str) -> tuple[dict[str, 
 
 
 def push(
-    cfg: Mapping[str, Any], *, engine: Any, image_tag: str, environ: Mapping[str, str] = os.environ,
+    cfg: Mapping[str, Any], *, engine: Any, image_tag: str, credentials: Mapping[str, str] | None = None,
     stream: Any = None,
 ) -> StageResult:  # fmt: skip
-    """Tag the built image for the registry, log in, push, and check the digest the registry reports."""
+    """Tag the built image for the registry, log in, push, and check the digest the registry reports.
+
+    ``credentials`` (username, password) log in to a generic registry; ECR's come from boto3."""
     import docker
 
     name, tag = image_tag.rsplit(":", 1)
@@ -77,7 +73,7 @@ def push(
         auth, endpoint = ecr_credentials(cfg, path)
         registry = cfg["registry"] or endpoint  # a stand-in registry, where the API has none (moto)
     else:
-        auth, registry = credentials(cfg, environ), cfg["registry"]
+        auth, registry = credentials, cfg["registry"]
     repository = f"{registry}/{path}"
     try:
         engine.images.get(image_tag).tag(repository, tag)

@@ -18,7 +18,7 @@ from typing import Any
 
 from invoke import Exit
 
-from ci.core import config, reports
+from ci.core import config, reports, secrets
 from ci.core.environment import Provider, detect
 from ci.core.errors import ConfigError, DsciError
 from ci.core.process import Runner, context_runner
@@ -66,6 +66,23 @@ class Settings:
         for part in key.split("."):
             node = node[part]
         return node
+
+    def variable(self, key: str) -> str:
+        """The value of the environment variable that the setting ``key`` (``notify.username_env``) names.
+
+        Every variable a setting names is read here and nowhere else: its value is remembered so that
+        no message shows it (``secrets.mask``)."""
+        return secrets.read(self.get(key))
+
+    def secret(self, key: str, why: str = "") -> str:
+        """A credential that must be there: the variable ``key`` names, or the one ConfigError for it."""
+        value = self.variable(key)
+        if not value:
+            named, because = self.get(key), f": {why}" if why else ""
+            if not named:
+                raise ConfigError(f"ci.{key} is empty: name the environment variable that holds it{because}")
+            raise ConfigError(f"ci.{key}: the environment variable {named} is not set{because}")
+        return value
 
     @property
     def report_dir(self) -> Path:
@@ -152,13 +169,13 @@ def run_stages(
     code = max((r.exit_code for r in results.values()), default=0)
     if code:
         for message in errors:
-            provider.error(message)
+            provider.error(secrets.mask(message))
         raise Exit(code=code)
 
 
 def fail(provider: Provider, error: DsciError) -> Exit:
     """An error before any stage ran: one line, the error's code, no report."""
-    provider.error(error.message)
+    provider.error(secrets.mask(error.message))
     return Exit(code=error.exit_code)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from invoke import task
 
 
@@ -12,15 +10,14 @@ def sync(c, run=False):
     """Create or update the Azure DevOps pipeline for ci.azure.yaml (token from ci.azure.token_env)."""
     from ci import azure
     from ci.core.environment import detect
-    from ci.core.errors import ConfigError, DsciError
+    from ci.core.errors import DsciError
     from ci.tasks._pipeline import Settings, fail
 
     out = detect()
     try:
-        cfg = Settings(c).validate().get("azure")
-        token = os.environ.get(cfg["token_env"], "")
-        if not token:
-            raise ConfigError(f"{cfg['token_env']} is not set: Azure DevOps needs a personal access token")
+        s = Settings(c).validate()
+        cfg = s.get("azure")
+        token = s.secret("azure.token_env", "Azure DevOps needs a personal access token")
         synced = azure.sync(cfg, token, queue=run)
     except DsciError as error:
         raise fail(out, error) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from invoke import task
@@ -19,14 +18,8 @@ def _setup(c: Any, jobs: str | None) -> tuple[Any, Any, list[Any], Any]:
     listed = jenkins.read_jobs(s.root / (jobs or cfg["jobs"]))
     if not cfg["url"]:
         raise ConfigError("ci.jenkins.url is not set: name the Jenkins to seed")
-    user, token = os.environ.get(cfg["user_env"], ""), os.environ.get(cfg["token_env"], "")
-    if not (user and token):
-        missing = " and ".join(
-            name for name, value in ((cfg["user_env"], user), (cfg["token_env"], token)) if not value
-        )
-        raise ConfigError(
-            f"{missing} not set: Jenkins needs a user and an API token (ci.jenkins.user_env, token_env)"
-        )
+    why = "Jenkins needs a user and an API token"
+    user, token = s.secret("jenkins.user_env", why), s.secret("jenkins.token_env", why)
     server = jenkins.Server(
         cfg["url"], user, token, retries=int(cfg["retries"]), timeout=float(cfg["timeout"])
     )

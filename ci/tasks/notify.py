@@ -16,7 +16,7 @@ def notify_stage(c: Any, s: Any) -> Any:
     from ci.core.text import display
 
     cfg = s.get("notify")
-    to = notify.recipients(cfg)
+    to = notify.recipients(cfg, s.variable("notify.recipients_env"))
     if not to:
         return StageResult(
             "notify", skipped=f"no recipients (ci.notify.recipients, ${cfg['recipients_env']})"
@@ -32,7 +32,9 @@ def notify_stage(c: Any, s: Any) -> Any:
     mail = notify.message(
         cfg, to, subject, summary, [("report.json", report.read_bytes(), "application/json")]
     )
-    notify.send(cfg, mail)
+    user = s.variable("notify.username_env")
+    why = f"{cfg['username_env']} is set, so the SMTP login needs its password"
+    notify.send(cfg, mail, user, s.secret("notify.password_env", why) if user else "")
     said = f"mailed {', '.join(to)}: {subject}"
     return StageResult("notify", [Check("mail", Status.PASSED, said)], summary=f"M{said[1:]}.")
 

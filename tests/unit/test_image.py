@@ -134,29 +134,3 @@ def test_a_private_index_is_used_on_the_host_and_never_echoed(tmp_path):
     assert argv[argv.index("--index-url") + 1] == "https://user:s3cret@pypi.internal/simple"
     assert quiet is True  # a probe: hidden, so the URL with its credentials is not echoed
     assert not list(tmp_path.iterdir())  # nothing was written but what pip fetches
-
-
-def test_an_index_variable_that_is_not_set_is_a_config_error(project, monkeypatch):
-    monkeypatch.delenv("PRIVATE_INDEX", raising=False)
-    (project / "dist").mkdir()
-    (project / "dist" / "x.bundle.tar").write_bytes(b"")
-    settings = {
-        "base": "b",
-        "name": "",
-        "latest": False,
-        "requirements": [],
-        "source": "",
-        "index_url_env": "PRIVATE_INDEX",
-        "system_packages": [],
-    }
-    monkeypatch.setattr(image, "client", lambda: None)
-    monkeypatch.setattr(image, "_has_image", lambda engine, reference: True)
-    monkeypatch.setattr(image, "_same_python", lambda engine, base: None)
-    monkeypatch.setattr(image, "serving_settings", lambda mcfg, bundle: {})
-    monkeypatch.setattr(image, "requirements_of", lambda cfg, root, packaged: [])
-    monkeypatch.setattr(image, "pins", lambda requirements: ["gunicorn==1"])
-    with pytest.raises(ConfigError) as caught:
-        image.build_image(
-            settings, {}, run=None, root=project, dist=project / "dist", work=project / "w", git={}
-        )
-    assert str(caught.value) == "ci.image.index_url_env: the environment variable PRIVATE_INDEX is not set"

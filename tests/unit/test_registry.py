@@ -4,17 +4,6 @@ from ci import registry
 from ci.core import retries
 from ci.core.errors import EnvError
 
-SETTINGS = {"username_env": "REG_USER", "password_env": "REG_PASSWORD"}
-
-
-def test_credentials_come_from_the_named_variables_or_not_at_all():
-    assert registry.credentials(SETTINGS, {"REG_USER": "u", "REG_PASSWORD": "p"}) == {
-        "username": "u",
-        "password": "p",
-    }
-    assert registry.credentials(SETTINGS, {"REG_USER": "u"}) is None
-    assert registry.credentials(SETTINGS, {}) is None
-
 
 def test_transient_failures_are_retried_with_backoff_then_succeed():
     calls, pauses = [], []
