@@ -13,8 +13,8 @@ from pathlib import Path
 
 from invoke import Collection, Exit
 
-from ci.core.config import check_environment, check_project_file, check_runtime_file
 from ci.core.errors import ConfigError
+from ci.core.precheck import check_environment, check_project_file, check_runtime_file
 from ci.tasks import collection
 
 __version__ = "0.1.0"

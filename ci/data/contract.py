@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ci.core.config import Duration
 from ci.core.errors import CheckFailed, ConfigError, EnvError
 from ci.core.results import Check, Status
 from ci.core.text import closest, display, first_line, show
 from ci.data import DATA_EXTRA, drift, pii
+from ci.data.declarations import duration_seconds
 
 ROW_LEVEL = ("not_null", "null_fraction", "unique", "range", "allowed", "regex", "length", "expression")
 
@@ -281,7 +281,7 @@ def _judge(
         moment = newest if isinstance(newest, datetime) else datetime(newest.year, newest.month, newest.day)
         now = datetime.now(UTC) if moment.tzinfo else datetime.now(UTC).replace(tzinfo=None)
         age = (now - moment).total_seconds()
-        ok = age <= Duration.seconds(check["max_age"])
+        ok = age <= duration_seconds(check["max_age"])
         details.update(newest=moment.isoformat(), age_seconds=age)
         message = f"newest {moment.isoformat()}, {age / 3600:.1f} h old; at most {check['max_age']} allowed"
         return _check(name, data, check, ok, message, moment.isoformat(), check["max_age"], details)

@@ -5,27 +5,31 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-from ci.core.config import ListOf, Record, Str, complaint, locate
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from ci.core.config import locate, validate
 from ci.core.errors import ConfigError
 from ci.core.text import display
 
-JOB = Record(
-    {
-        "name": Str(),
-        "folder": Str(),
-        "repository": Str(),
-        "branch": Str(),
-        "jenkinsfile": Str(),
-        "cron": Str(),
-        "recipients": ListOf(Str()),
-        "credentials": Str(),
-        "description": Str(),
-    },
-    expected="a job",
-    required=("name", "repository"),
-)
-JOBS_FILE = Record({"jobs": ListOf(JOB)}, expected="a mapping with a list of jobs", required=("jobs",))
+
+class JobEntry(Struct, forbid_unknown_fields=True, kw_only=True):
+    """One job of the jobs file, as written: a key left out takes the Job's default."""
+
+    name: str
+    repository: str
+    folder: str | UnsetType = UNSET
+    branch: str | UnsetType = UNSET
+    jenkinsfile: str | UnsetType = UNSET
+    cron: str | UnsetType = UNSET
+    recipients: list[str] | UnsetType = UNSET
+    credentials: str | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+
+
+class JobsFile(Struct, forbid_unknown_fields=True):
+    jobs: list[Annotated[JobEntry, Meta(extra_json_schema={"x-expected": "a job"})]]
 
 
 @dataclass(frozen=True)
@@ -100,9 +104,9 @@ def read_jobs(path: Path) -> list[Job]:
     def where(keys: tuple[str, ...]) -> str:
         return locate(path, keys)
 
-    found = JOBS_FILE.problem(data)
-    if found:
-        raise complaint(found, data, where, root="")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where(())}: must be a mapping with a list of jobs")
+    validate(data, where, declaration=JobsFile, root="")
     jobs, seen = [], {}
     for index, entry in enumerate(data["jobs"]):
         job = Job(**{k: tuple(v) if k == "recipients" else v for k, v in entry.items()})

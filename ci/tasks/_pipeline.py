@@ -67,18 +67,22 @@ class Settings:
             node = node[part]
         return node
 
-    def variable(self, key: str) -> str:
+    def variable(self, key: str, why: str | None = None) -> str:
         """The value of the environment variable that the setting ``key`` (``notify.username_env``) names.
 
-        Every variable a setting names is read here and nowhere else: its value is remembered so that
-        no message shows it (``secrets.mask``)."""
-        return secrets.read(self.get(key))
+        Every variable a setting names is read here and nowhere else. With ``why``, the value must be
+        there: the one ConfigError names the setting, the variable and why it is needed."""
+        return self._read(key, why, secret=False)
 
-    def secret(self, key: str, why: str = "") -> str:
-        """A credential that must be there: the variable ``key`` names, or the one ConfigError for it."""
-        value = self.variable(key)
-        if not value:
-            named, because = self.get(key), f": {why}" if why else ""
+    def secret(self, key: str, why: str | None = None) -> str:
+        """Like ``variable``, for a password or token: its value is masked in every message dsci shows."""
+        return self._read(key, why, secret=True)
+
+    def _read(self, key: str, why: str | None, *, secret: bool) -> str:
+        named = self.get(key)
+        value = secrets.read(named, secret=secret)
+        if not value and why is not None:
+            because = f": {why}" if why else ""
             if not named:
                 raise ConfigError(f"ci.{key} is empty: name the environment variable that holds it{because}")
             raise ConfigError(f"ci.{key}: the environment variable {named} is not set{because}")

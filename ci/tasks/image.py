@@ -29,7 +29,7 @@ def image_stage(c: Any, s: Any) -> Any:
         work=s.report_dir / "image",
         git=git_state(run),
         smoke_rows=next((t for t in tables if t.is_file()), None),
-        index_url=s.secret("image.index_url_env") if s.get("image.index_url_env") else None,
+        index_url=s.secret("image.index_url_env", "") if s.get("image.index_url_env") else None,
         stream=sys.stdout,
     )
 

@@ -19,7 +19,7 @@ def _setup(c: Any, jobs: str | None) -> tuple[Any, Any, list[Any], Any]:
     if not cfg["url"]:
         raise ConfigError("ci.jenkins.url is not set: name the Jenkins to seed")
     why = "Jenkins needs a user and an API token"
-    user, token = s.secret("jenkins.user_env", why), s.secret("jenkins.token_env", why)
+    user, token = s.variable("jenkins.user_env", why), s.secret("jenkins.token_env", why)
     server = jenkins.Server(
         cfg["url"], user, token, retries=int(cfg["retries"]), timeout=float(cfg["timeout"])
     )
@@ -69,6 +69,7 @@ def failures(c, jobs=None):
     from ci.core.environment import detect
     from ci.core.errors import ConfigError, DsciError
     from ci.tasks._pipeline import fail
+    from ci.tasks.notify import mail_login
 
     out = detect()
     try:
@@ -82,12 +83,12 @@ def failures(c, jobs=None):
         mail_cfg = s.get("notify")
         failing_jobs = {f.job for f in found}
         owners = [r for job in listed if job.full_name in failing_jobs for r in job.recipients]
-        to = list(dict.fromkeys([*notify.recipients(mail_cfg), *owners]))
+        to = list(dict.fromkeys([*notify.recipients(mail_cfg, s.variable("notify.recipients_env")), *owners]))
         if not to:
             raise ConfigError("no one to mail: set ci.notify.recipients, or recipients in the jobs file")
         subject = f"dsci: {len(found)} failing Jenkins job{'s' if len(found) > 1 else ''}"
         body = jenkins.digest(found, len(listed), cfg["url"], time.time())
-        notify.send(mail_cfg, notify.message(mail_cfg, to, subject, body))
+        notify.send(mail_cfg, notify.message(mail_cfg, to, subject, body), *mail_login(s))
     except DsciError as error:
         raise fail(out, error) from None
     for f in found:

@@ -32,11 +32,16 @@ def notify_stage(c: Any, s: Any) -> Any:
     mail = notify.message(
         cfg, to, subject, summary, [("report.json", report.read_bytes(), "application/json")]
     )
-    user = s.variable("notify.username_env")
-    why = f"{cfg['username_env']} is set, so the SMTP login needs its password"
-    notify.send(cfg, mail, user, s.secret("notify.password_env", why) if user else "")
+    notify.send(cfg, mail, *mail_login(s))
     said = f"mailed {', '.join(to)}: {subject}"
     return StageResult("notify", [Check("mail", Status.PASSED, said)], summary=f"M{said[1:]}.")
+
+
+def mail_login(s: Any) -> tuple[str, str]:
+    """(user, password) for the SMTP server, from the variables the settings name; no user, no login."""
+    user = s.variable("notify.username_env")
+    why = f"{s.get('notify.username_env')} is set, so the SMTP login needs its password"
+    return user, s.secret("notify.password_env", why) if user else ""
 
 
 NOTIFY = Stage("notify", notify_stage)

@@ -18,7 +18,7 @@ def push_stage(c: Any, s: Any) -> Any:
     if not cfg["registry"] and cfg["kind"] != "ecr":
         return StageResult("push", skipped="no registry configured (ci.push.registry)")
     tag = image.built(s.report_dir / "image")["tags"][0]
-    user, password = s.variable("push.username_env"), s.variable("push.password_env")
+    user, password = s.variable("push.username_env"), s.secret("push.password_env")
     login = {"username": user, "password": password} if user and password else None
     return registry.push(cfg, engine=image.client(), image_tag=tag, credentials=login, stream=sys.stdout)
 

@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 import yaml
 
-from ci.core import config, text
+from ci.core import config, precheck, text
 from ci.core.errors import ConfigError
 from ci.tasks._pipeline import Settings
 
@@ -21,10 +21,14 @@ def settings(invoke_config, text):
     return Settings(C())
 
 
-def test_every_setting_has_a_default_that_its_kind_accepts():
-    for path, setting in config._walk(config.SETTINGS):
-        assert setting.kind.accepts(setting.default), config.dotted(path)
-        assert setting.help, config.dotted(path)
+def test_every_setting_has_a_default_that_its_declaration_accepts_and_a_description():
+    import msgspec
+
+    from ci.core.settings import Settings
+
+    assert msgspec.convert(config.defaults(), Settings) == Settings()
+    for path, node in config.sections(config.json_schema()):
+        assert node.get("description"), config.dotted(path)
 
 
 def test_defaults_are_fresh_copies():
@@ -106,7 +110,7 @@ def test_bad_command_line_value_names_the_flag(invoke_config):
 def test_yaml_syntax_error_names_file_line_and_column(project):
     (project / "invoke.yaml").write_text("ci:\n  test:\n    paths: [tests\n  lint: {}\n")
     with pytest.raises(ConfigError) as caught:
-        config.check_project_file(project)
+        precheck.check_project_file(project)
     message = str(caught.value)
     assert message.startswith("invoke.yaml:4:")
     assert "not valid YAML" in message and "fix the file" in message
@@ -116,21 +120,21 @@ def test_yaml_syntax_error_names_file_line_and_column(project):
 def test_project_file_shape_errors_that_would_crash_invoke_are_caught_early(project):
     (project / "invoke.yaml").write_text("ci:\n  test: 5\n")
     with pytest.raises(ConfigError, match=r"^invoke.yaml:2: ci.test must be a mapping of settings, got 5$"):
-        config.check_project_file(project)
+        precheck.check_project_file(project)
     (project / "invoke.yaml").write_text("ci:\n  test:\n    paths: {a: 1}\n")
     with pytest.raises(ConfigError, match=r"^invoke.yaml:3: ci.test.paths must be a list of strings"):
-        config.check_project_file(project)
+        precheck.check_project_file(project)
 
 
 def test_project_file_check_leaves_plain_mistakes_to_stage_time_validation(project):
     (project / "invoke.yaml").write_text("ci:\n  tset: {}\n  test:\n    paths: 5\n")
-    config.check_project_file(project)  # invoke --list must still work
+    precheck.check_project_file(project)  # invoke --list must still work
 
 
 def test_project_file_that_is_not_a_mapping_is_refused(project):
     (project / "invoke.yaml").write_text("- ci\n")
     with pytest.raises(ConfigError, match=r"^invoke.yaml: must hold a mapping of settings, got \[\"ci\"\]$"):
-        config.check_project_file(project)
+        precheck.check_project_file(project)
 
 
 def test_shipped_schema_is_current():
@@ -159,7 +163,7 @@ def test_schema_accepts_defaults_and_refuses_bad_values():
 
 def test_reference_lists_every_key():
     table = config.reference()
-    for path, _ in config._walk(config.SETTINGS):
+    for path, _ in config.sections(config.json_schema()):
         assert f"`{config.dotted(path)}`" in table
 
 
@@ -209,7 +213,7 @@ def test_readme_reference_is_current():
 )
 def test_environment_values_invoke_would_crash_on_or_misread_are_refused(variable, value, project, expected):
     with pytest.raises(ConfigError) as caught:
-        config.check_environment({variable: value}, project)
+        precheck.check_environment({variable: value}, project)
     assert str(caught.value) == expected
 
 
@@ -219,8 +223,8 @@ def test_environment_values_invoke_can_read_pass():
         "INVOKE_CI_ALL_KEEP_GOING": "1",
         "INVOKE_CI_REPORT_DIR": "x",
     }
-    config.check_environment(environ, {})
-    config.check_environment({"INVOKE_CI_TEST_MIN_COVERAGE": "92"}, {"test": {"min_coverage": 80}})
+    precheck.check_environment(environ, {})
+    precheck.check_environment({"INVOKE_CI_TEST_MIN_COVERAGE": "92"}, {"test": {"min_coverage": 80}})
 
 
 @pytest.mark.parametrize(("value", "message"), [
@@ -229,13 +233,15 @@ def test_environment_values_invoke_can_read_pass():
 ])  # fmt: skip
 def test_a_runtime_settings_file_invoke_would_skip_or_crash_on_is_refused(project, value, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
-        config.check_runtime_file({"INVOKE_RUNTIME_CONFIG": value})
+        precheck.check_runtime_file({"INVOKE_RUNTIME_CONFIG": value})
 
 
 def test_a_runtime_settings_file_is_checked_like_invoke_yaml(project):
     (project / "north.yaml").write_text("ci:\n  lint: [src]\n")
     with pytest.raises(ConfigError, match=r"north.yaml:2: ci.lint must be a mapping of settings"):
-        config.check_runtime_file({"INVOKE_RUNTIME_CONFIG": "north.yaml"})
+        precheck.check_runtime_file({"INVOKE_RUNTIME_CONFIG": "north.yaml"})
     (project / "north.yaml").write_text("ci:\n  lint:\n    paths: [src]\n")
-    assert config.check_runtime_file({"INVOKE_RUNTIME_CONFIG": "north.yaml"}) == {"lint": {"paths": ["src"]}}
-    assert config.check_runtime_file({}) == {}
+    assert precheck.check_runtime_file({"INVOKE_RUNTIME_CONFIG": "north.yaml"}) == {
+        "lint": {"paths": ["src"]}
+    }
+    assert precheck.check_runtime_file({}) == {}

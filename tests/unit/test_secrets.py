@@ -23,7 +23,7 @@ def test_a_missing_credential_is_one_config_error_naming_setting_and_variable(co
     monkeypatch.delenv("PRIVATE_INDEX", raising=False)
     s = settings(context, "ci:\n  image:\n    index_url_env: PRIVATE_INDEX\n")
     with pytest.raises(ConfigError) as caught:
-        s.secret("image.index_url_env")
+        s.secret("image.index_url_env", "")
     assert str(caught.value) == "ci.image.index_url_env: the environment variable PRIVATE_INDEX is not set"
     with pytest.raises(ConfigError) as caught:
         settings(context, "ci:\n  azure:\n    token_env: ''\n").secret(
