@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -14,8 +15,12 @@ ORDER = (
 
 
 class Stage(NamedTuple):
-    """A stage: a function of (Invoke context, Settings) that returns a StageResult."""
+    """A stage: a function of the Settings (and the command line's flags) that returns a StageResult."""
 
     name: str
-    run: Callable[[Any, Any], Any]
+    run: Callable[..., Any]  # run(settings, **flags)
     quiet: bool = True  # hides its tools' output, so a terminal shows a progress line
+
+    def given(self, **flags: Any) -> Stage:
+        """The same stage with the command line's flags: ``LINT.given(paths="src")``."""
+        return self._replace(run=functools.partial(self.run, **flags))

@@ -9,18 +9,13 @@ from invoke import task
 def sync(c, run=False):
     """Create or update the Azure DevOps pipeline for ci.azure.yaml (token from ci.azure.token_env)."""
     from ci import azure
-    from ci.core.environment import detect
-    from ci.core.errors import DsciError
-    from ci.tasks._pipeline import Settings, fail
+    from ci.tasks._boundary import Settings, boundary
 
-    out = detect()
-    try:
+    with boundary() as out:
         s = Settings(c).validate()
         cfg = s.get("azure")
         token = s.secret("azure.token_env", "Azure DevOps needs a personal access token")
         synced = azure.sync(cfg, token, queue=run)
-    except DsciError as error:
-        raise fail(out, error) from None
     out.write(synced.message)
     if synced.run:
         out.write(f"queued {synced.run}")

@@ -9,16 +9,16 @@ from invoke import task
 from ci.tasks._stage import Stage
 
 
-def data_stage(c: Any, s: Any) -> Any:
+def data_stage(s: Any) -> Any:
     from ci.data import stage
 
     return stage.check_all(s.get("data"), root=s.root)
 
 
-def pii_stage(c: Any, s: Any, git: str | None = None) -> Any:
+def pii_stage(s: Any, git: str | None = None) -> Any:
     from ci.data import stage
 
-    cfg = dict(s.get("data"), pii={"git": s.get("data.pii.git", git, "--git")})
+    cfg = dict(s.get("data"), pii=s.section("data.pii", git=git))
     return stage.scan_pii(cfg, root=s.root, run=s.runner())
 
 
@@ -29,7 +29,7 @@ PII = Stage("pii", pii_stage)
 @task(default=True)
 def check(c):
     """Check every dataset declared under ci.data against its checks."""
-    from ci.tasks._pipeline import run_stages
+    from ci.tasks._boundary import run_stages
 
     run_stages(c, [DATA])
 
@@ -39,6 +39,6 @@ def check(c):
 )
 def pii(c, git=None):
     """Scan the datasets for personal data: cards, e-mail, phones, IBANs, SSNs; values shown masked."""
-    from ci.tasks._pipeline import run_stages
+    from ci.tasks._boundary import run_stages
 
-    run_stages(c, [PII._replace(run=lambda c, s: pii_stage(c, s, git))])
+    run_stages(c, [PII.given(git=git)])

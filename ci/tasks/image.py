@@ -10,7 +10,7 @@ from invoke import task
 from ci.tasks._stage import Stage
 
 
-def image_stage(c: Any, s: Any) -> Any:
+def image_stage(s: Any) -> Any:
     from ci import image
     from ci.core.git import git_state
     from ci.core.results import StageResult
@@ -40,6 +40,6 @@ IMAGE = Stage("image", image_stage, quiet=False)
 @task
 def image(c):
     """Build the model-serving image with the network off, and prove it serves before it passes."""
-    from ci.tasks._pipeline import run_stages
+    from ci.tasks._boundary import run_stages
 
     run_stages(c, [IMAGE])

@@ -11,7 +11,7 @@ def _setup(c: Any, jobs: str | None) -> tuple[Any, Any, list[Any], Any]:
     """(settings, ci.jenkins, the jobs of the jobs file, a checked Server): the file before the server."""
     from ci import jenkins
     from ci.core.errors import ConfigError
-    from ci.tasks._pipeline import Settings
+    from ci.tasks._boundary import Settings
 
     s = Settings(c).validate()
     cfg = s.get("jenkins")
@@ -37,12 +37,9 @@ def _setup(c: Any, jobs: str | None) -> tuple[Any, Any, list[Any], Any]:
 def seed(c, plan=False, prune=False, jobs=None):
     """Create and update Jenkins jobs to match the jobs file (--prune deletes); unchanged ones stay."""
     from ci import jenkins
-    from ci.core.environment import detect
-    from ci.core.errors import DsciError
-    from ci.tasks._pipeline import fail
+    from ci.tasks._boundary import boundary
 
-    out = detect()
-    try:
+    with boundary() as out:
         _, _, listed, server = _setup(c, jobs)
         planned, rendered = jenkins.plan(server, listed, prune=prune)
         if plan:
@@ -52,8 +49,6 @@ def seed(c, plan=False, prune=False, jobs=None):
                     out.write(f"would {verb} {name}")
         else:
             jenkins.apply(server, planned, rendered, out.write)
-    except DsciError as error:
-        raise fail(out, error) from None
     counts = (len(planned.folders) + len(planned.create), len(planned.update), len(planned.delete))
     verbs = ("to create", "to update", "to delete") if plan else ("created", "updated", "deleted")
     tally = ", ".join(f"{n} {verb}" for n, verb in zip(counts, verbs, strict=True))
@@ -66,13 +61,11 @@ def failures(c, jobs=None):
     import time
 
     from ci import jenkins, notify
-    from ci.core.environment import detect
-    from ci.core.errors import ConfigError, DsciError
-    from ci.tasks._pipeline import fail
+    from ci.core.errors import ConfigError
+    from ci.tasks._boundary import boundary
     from ci.tasks.notify import mail_login
 
-    out = detect()
-    try:
+    with boundary() as out:
         s, cfg, listed, server = _setup(c, jobs)
         found, missing = jenkins.failing(server, listed)
         for name in missing:
@@ -89,8 +82,6 @@ def failures(c, jobs=None):
         subject = f"dsci: {len(found)} failing Jenkins job{'s' if len(found) > 1 else ''}"
         body = jenkins.digest(found, len(listed), cfg["url"], time.time())
         notify.send(mail_cfg, notify.message(mail_cfg, to, subject, body), *mail_login(s))
-    except DsciError as error:
-        raise fail(out, error) from None
     for f in found:
         out.write(f"failing: {f.job} #{f.number} since #{f.since_number}")
     out.write(f"mailed {', '.join(to)}: {subject}")

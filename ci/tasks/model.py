@@ -9,19 +9,11 @@ from invoke import task
 from ci.tasks._stage import Stage
 
 
-def model_settings(s: Any, **given: Any) -> dict[str, Any]:
-    """``ci.model`` with the command line's values on top."""
-    cfg = dict(s.get("model"))
-    for key, value in given.items():
-        cfg[key] = s.get(f"model.{key}", value, f"--{key.replace('_', '-')}")
-    return cfg
-
-
-def model_stage(c: Any, s: Any, mode: str | None = None, update_baseline: bool = False, **given: Any) -> Any:
+def model_stage(s: Any, mode: str | None = None, update_baseline: bool = False, **given: Any) -> Any:
     from ci.model import evaluation
 
     return evaluation.evaluate(
-        model_settings(s, **given),
+        s.section("model", **given),
         run=s.runner(),
         root=s.root,
         report_dir=s.report_dir,
@@ -30,9 +22,7 @@ def model_stage(c: Any, s: Any, mode: str | None = None, update_baseline: bool =
     )
 
 
-def onnx_stage(
-    c: Any, s: Any, double: str | None = None, tolerance: str | None = None, force: bool = False
-) -> Any:
+def onnx_stage(s: Any, double: str | None = None, tolerance: str | None = None, force: bool = False) -> Any:
     from ci.core.results import StageResult
     from ci.model import evaluation
 
@@ -63,12 +53,9 @@ ONNX = Stage("onnx", onnx_stage)
 )
 def evaluate(c, path=None, holdout=None, mode=None, update_baseline=False):
     """Judge the model on the holdout: metrics, gates against thresholds and the baseline, plots."""
-    from ci.tasks._pipeline import run_stages
+    from ci.tasks._boundary import run_stages
 
-    def stage(c: Any, s: Any) -> Any:
-        return model_stage(c, s, mode, update_baseline, path=path, holdout=holdout)
-
-    run_stages(c, [MODEL._replace(run=stage)])
+    run_stages(c, [MODEL.given(mode=mode, update_baseline=update_baseline, path=path, holdout=holdout)])
 
 
 @task(
@@ -82,18 +69,17 @@ def evaluate(c, path=None, holdout=None, mode=None, update_baseline=False):
 def export(c, format="onnx", double=None, tolerance=None):  # noqa: A002 - the flag reads best as --format
     """Export the model to ONNX and prove onnxruntime scores the holdout as Python does."""
     from ci.core.errors import ConfigError
-    from ci.tasks._pipeline import fail, run_stages
+    from ci.tasks._boundary import boundary, run_stages
 
-    if format != "onnx":
-        from ci.core.environment import detect
-
-        raise fail(detect(), ConfigError(f'--format must be "onnx", got "{format}"'))
-    run_stages(c, [ONNX._replace(run=lambda c, s: onnx_stage(c, s, double, tolerance, force=True))])
+    with boundary():
+        if format != "onnx":
+            raise ConfigError(f'--format must be "onnx", got "{format}"')
+    run_stages(c, [ONNX.given(double=double, tolerance=tolerance, force=True)])
 
 
 @task
 def onnx(c):
     """The onnx stage of ci.all: export and parity when ci.model.onnx.enabled (ci.model.export forces it)."""
-    from ci.tasks._pipeline import run_stages
+    from ci.tasks._boundary import run_stages
 
     run_stages(c, [ONNX])

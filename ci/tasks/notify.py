@@ -9,7 +9,7 @@ from invoke import task
 from ci.tasks._stage import Stage
 
 
-def notify_stage(c: Any, s: Any) -> Any:
+def notify_stage(s: Any) -> Any:
     from ci import notify
     from ci.core import reports
     from ci.core.results import Check, StageResult, Status
@@ -50,6 +50,6 @@ NOTIFY = Stage("notify", notify_stage)
 @task
 def notify(c):
     """When the last run failed, mail its summary to ci.notify.recipients with report.json attached."""
-    from ci.tasks._pipeline import run_stages
+    from ci.tasks._boundary import run_stages
 
     run_stages(c, [NOTIFY])

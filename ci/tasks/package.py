@@ -9,7 +9,7 @@ from invoke import task
 from ci.tasks._stage import Stage
 
 
-def package_stage(c: Any, s: Any) -> Any:
+def package_stage(s: Any) -> Any:
     import hashlib
     import json
 
@@ -33,6 +33,6 @@ PACKAGE = Stage("package", package_stage, quiet=False)
 @task
 def package(c):
     """Build the wheel and sdist, and the model bundle with its manifest, into ci.package.out."""
-    from ci.tasks._pipeline import run_stages
+    from ci.tasks._boundary import run_stages
 
     run_stages(c, [PACKAGE])

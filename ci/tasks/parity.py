@@ -9,13 +9,11 @@ from invoke import task
 from ci.tasks._stage import Stage
 
 
-def parity_stage(c: Any, s: Any, record: bool = False, image_ref: str | None = None, **given: Any) -> Any:
+def parity_stage(s: Any, record: bool = False, image_ref: str | None = None, **given: Any) -> Any:
     from ci import image, parity
     from ci.core.results import StageResult
 
-    cfg = dict(s.get("parity"))
-    for key, value in given.items():
-        cfg[key] = s.get(f"parity.{key}", value, f"--{key}")
+    cfg = s.section("parity", **given)
     if not cfg["golden"]:
         return StageResult("parity", skipped="no golden set (ci.parity.golden)")
     if not s.get("model.path"):
@@ -51,9 +49,6 @@ PARITY = Stage("parity", parity_stage)
 )
 def parity(c, record=False, image=None, rtol=None, atol=None):
     """Prove the image predicts as development does: the golden set scored in both, libraries compared."""
-    from ci.tasks._pipeline import run_stages
+    from ci.tasks._boundary import run_stages
 
-    def stage(c: Any, s: Any) -> Any:
-        return parity_stage(c, s, record, image, rtol=rtol, atol=atol)
-
-    run_stages(c, [PARITY._replace(run=stage)])
+    run_stages(c, [PARITY.given(record=record, image_ref=image, rtol=rtol, atol=atol)])

@@ -58,19 +58,15 @@ def _names(values: list[str] | None) -> list[str]:
 )
 def all_(c, only=None, skip=None, keep_going=None):
     """Run the whole pipeline: lint, test, ... Reports go to ci.report_dir."""
-    from ci.core.environment import detect
-    from ci.tasks._pipeline import Settings, fail, run_stages
+    from ci.tasks._boundary import Settings, boundary, run_stages
 
-    provider = detect()
-    try:
+    with boundary():
         settings = Settings(c).validate()
         only, skip, configured = _names(only), _names(skip), settings.get("all.skip")
         check_names("--only", only)
         check_names("--skip", skip)
         check_names(f"{settings.where(('all', 'skip'))}: ci.all.skip", configured)
         chosen, left_out = select(only, skip + configured)
-    except ConfigError as error:
-        raise fail(provider, error) from None
     run_stages(
         c,
         chosen,

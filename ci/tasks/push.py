@@ -10,7 +10,7 @@ from invoke import task
 from ci.tasks._stage import Stage
 
 
-def push_stage(c: Any, s: Any) -> Any:
+def push_stage(s: Any) -> Any:
     from ci import image, registry
     from ci.core.results import StageResult
 
@@ -29,6 +29,6 @@ PUSH = Stage("push", push_stage, quiet=False)
 @task
 def push(c):
     """Push the built image to ci.push.registry, and check the digest the registry serves."""
-    from ci.tasks._pipeline import run_stages
+    from ci.tasks._boundary import run_stages
 
     run_stages(c, [PUSH])

@@ -9,7 +9,7 @@ from invoke import task
 from ci.tasks._stage import Stage
 
 
-def lint_stage(c: Any, s: Any, paths: str | None = None, check_format: str | None = None) -> Any:
+def lint_stage(s: Any, paths: str | None = None, check_format: str | None = None) -> Any:
     from ci import quality
 
     return quality.lint(
@@ -21,7 +21,7 @@ def lint_stage(c: Any, s: Any, paths: str | None = None, check_format: str | Non
 
 
 def test_stage(
-    c: Any, s: Any, paths: str | None = None, args: str | None = None, min_coverage: str | None = None
+    s: Any, paths: str | None = None, args: str | None = None, min_coverage: str | None = None
 ) -> Any:
     from ci import quality
 
@@ -49,9 +49,9 @@ TEST = Stage("test", test_stage, quiet=False)
 )
 def lint(c, paths=None, format=None):  # noqa: A002 - the flag reads best as --format
     """Lint with ruff: every finding a check, annotated in CI."""
-    from ci.tasks._pipeline import run_stages
+    from ci.tasks._boundary import run_stages
 
-    run_stages(c, [LINT._replace(run=lambda c, s: lint_stage(c, s, paths, format))])
+    run_stages(c, [LINT.given(paths=paths, check_format=format)])
 
 
 @task(
@@ -63,6 +63,6 @@ def lint(c, paths=None, format=None):  # noqa: A002 - the flag reads best as --f
 )
 def test(c, paths=None, args=None, min_coverage=None):
     """Run pytest under coverage: JUnit XML, coverage reports, a coverage gate."""
-    from ci.tasks._pipeline import run_stages
+    from ci.tasks._boundary import run_stages
 
-    run_stages(c, [TEST._replace(run=lambda c, s: test_stage(c, s, paths, args, min_coverage))])
+    run_stages(c, [TEST.given(paths=paths, args=args, min_coverage=min_coverage)])

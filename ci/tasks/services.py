@@ -12,13 +12,11 @@ def services(c, action):
     """Start (up), stop (down) or show (status) the local services of the image, push and parity stages."""
     from pathlib import Path
 
-    from ci.core.environment import detect
-    from ci.core.errors import ConfigError, DsciError
+    from ci.core.errors import ConfigError
     from ci.services import Services
-    from ci.tasks._pipeline import fail
+    from ci.tasks._boundary import boundary
 
-    out = detect()
-    try:
+    with boundary() as out:
         if action not in ACTIONS:
             raise ConfigError(f"dsci services: unknown action {action!r}; use up, down or status")
         local = Services.from_environment(Path.cwd(), say=lambda line: out.write(f"services: {line}"))
@@ -27,5 +25,3 @@ def services(c, action):
                 out.write(f"services: {line}")
         else:
             getattr(local, action)()
-    except DsciError as error:
-        raise fail(out, error) from None

@@ -16,16 +16,12 @@ def init(c, provider, force=False):
     from pathlib import Path
 
     from ci import templates
-    from ci.core.environment import detect
-    from ci.core.errors import DsciError
-    from ci.tasks._pipeline import fail, project_root
+    from ci.tasks._boundary import boundary
+    from ci.tasks._invoke import project_root
 
-    out = detect()
     root = project_root(c.config) if Path("tasks.py").exists() else Path.cwd()
-    try:
+    with boundary() as out:
         copied = templates.init(provider, root, force=force)
-    except DsciError as error:
-        raise fail(out, error) from None
     for item in copied:
         if item.action == "kept":
             out.write(f"kept {item.path}: it differs from dsci's template; --force replaces it")

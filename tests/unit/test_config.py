@@ -9,7 +9,7 @@ import yaml
 
 from ci.core import config, precheck, text
 from ci.core.errors import ConfigError
-from ci.tasks._pipeline import Settings
+from ci.tasks._boundary import Settings
 
 REPO = Path(__file__).parents[2]
 

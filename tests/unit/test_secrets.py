@@ -4,7 +4,7 @@ import pytest
 
 from ci.core import secrets
 from ci.core.errors import ConfigError
-from ci.tasks._pipeline import Settings
+from ci.tasks._boundary import Settings
 
 
 def settings(context, yaml_text="ci: {}\n"):

@@ -125,7 +125,7 @@ def test_invalid_config_exits_2_with_one_line_before_running_anything(context, p
 
 
 def fake(name, result=None, error=None):
-    def run(c, s):
+    def run(s):
         if error:
             raise error
         return result or StageResult(name, [Check(f"{name} check", Status.PASSED)])

@@ -1,17 +1,19 @@
 """The task boundary: settings in, stages run, reports out, one exit code.
 
-Every task goes through ``run_stages``. It validates the ``ci:`` settings,
-runs each stage with timing, turns dsci's errors into a one-line message and
-the exit code of DESIGN.md, writes report.json, junit.xml and summary.md, and
-lets the CI provider present it all. Task bodies import it when they run, so
-that loading the collection (`invoke --list`) stays light.
+Every stage task goes through ``run_stages``; any other task wraps its body in
+``boundary()``. ``run_stages`` validates the ``ci:`` settings, runs each stage
+with timing, turns dsci's errors into a one-line message and the exit code of
+DESIGN.md, writes report.json, junit.xml and summary.md, and lets the CI
+provider present it all. Task bodies import it when they run, so that loading
+the collection (`invoke --list`) stays light.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,8 @@ from ci.core.environment import Provider, detect
 from ci.core.errors import ConfigError, DsciError
 from ci.core.process import Runner, context_runner
 from ci.core.results import Run, StageResult, Status
+from ci.core.text import display
+from ci.tasks._invoke import layers, project_root
 from ci.tasks._stage import ORDER, Stage
 
 _MISSING = object()
@@ -30,14 +34,6 @@ _MISSING = object()
 
 class Settings:
     """The validated ``ci:`` tree of an Invoke config, and where each value came from."""
-
-    _LAYERS = (  # highest priority first, as Invoke merges them
-        ("_runtime", "_runtime_path"),
-        ("_env", None),
-        ("_project", "_project_path"),
-        ("_user", "_user_path"),
-        ("_system", "_system_path"),
-    )
 
     def __init__(self, c: Any) -> None:
         self._context = c
@@ -51,7 +47,7 @@ class Settings:
         why = _unwritable(self.report_dir)
         if why:
             raise ConfigError(
-                f"{self.where(('report_dir',))}: ci.report_dir: {config.display(self.report_dir)} {why}; "
+                f"{self.where(('report_dir',))}: ci.report_dir: {display(self.report_dir)} {why}; "
                 "set ci.report_dir to a folder dsci may write"
             )
         return self
@@ -95,14 +91,20 @@ class Settings:
     def runner(self) -> Runner:
         return context_runner(self._context, self.root)
 
+    def section(self, name: str, **given: Any) -> dict[str, Any]:
+        """The settings of ``ci.<name>`` with the command line's values (those not None) laid over them."""
+        found = dict(self.get(name))
+        for key, value in given.items():
+            found[key] = self.get(f"{name}.{key}", value, f"--{key.replace('_', '-')}")
+        return found
+
     def where(self, path: tuple[str, ...]) -> str:
         """Name the file (with line) or environment variable that set ``ci.<path>``."""
         keys = ("ci", *path)
-        for data_attr, path_attr in self._LAYERS:
-            if config.value_at(getattr(self._config, data_attr, None), keys, _MISSING) is not _MISSING:
-                if path_attr is None:
+        for data, filename, environment in layers(self._config):
+            if config.value_at(data, keys, _MISSING) is not _MISSING:
+                if environment:
                     return "environment variable INVOKE_" + "_".join(keys).upper()
-                filename = getattr(self._config, path_attr, None)
                 if filename:
                     return config.locate(filename, keys)
         return "the ci settings"
@@ -114,16 +116,8 @@ def _unwritable(folder: Path) -> str:
         return "" if folder.is_dir() else "is a file, not a folder"
     parent = next(p for p in folder.parents if p.exists())
     if not parent.is_dir():
-        return f"cannot be created: {config.display(parent)} is a file"
-    return (
-        "" if os.access(parent, os.W_OK) else f"cannot be created: {config.display(parent)} is not writable"
-    )
-
-
-def project_root(invoke_config: Any) -> Path:
-    """The folder of the tasks.py Invoke loaded; paths in settings are relative to it."""
-    prefix = getattr(invoke_config, "_project_prefix", None)
-    return Path(prefix) if prefix else Path.cwd()
+        return f"cannot be created: {display(parent)} is a file"
+    return "" if os.access(parent, os.W_OK) else f"cannot be created: {display(parent)} is not writable"
 
 
 def run_stages(
@@ -177,6 +171,16 @@ def run_stages(
         raise Exit(code=code)
 
 
+@contextlib.contextmanager
+def boundary() -> Iterator[Provider]:
+    """A task's body outside the stage runner: dsci's errors become one line and their exit code."""
+    provider = detect()
+    try:
+        yield provider
+    except DsciError as error:
+        raise fail(provider, error) from None
+
+
 def fail(provider: Provider, error: DsciError) -> Exit:
     """An error before any stage ran: one line, the error's code, no report."""
     provider.error(secrets.mask(error.message))
@@ -195,7 +199,7 @@ def _execute(stage: Stage, c: Any, settings: Settings) -> tuple[StageResult, Bas
     clock = time.perf_counter()
     bug = None
     try:
-        result = stage.run(c, settings)
+        result = stage.run(settings)
     except DsciError as error:
         result = StageResult(stage.name, error=error.message, error_code=error.exit_code)
     except Exception as error:  # a bug: the report records it, the traceback is kept
