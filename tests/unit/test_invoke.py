@@ -1,4 +1,4 @@
-"""The private attributes of Invoke's config that ci/tasks/_invoke.py reads, pinned on the installed Invoke."""
+"""The private attributes of Invoke's config read by ci/tasks/_invoke.py, pinned on this Invoke."""
 
 from invoke import Config
 
