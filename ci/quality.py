@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ci.core.errors import ConfigError
 from ci.core.process import Completed, Runner, python_module
-from ci.core.results import Check, StageResult, Status
+from ci.core.results import Check, StageResult, Status, group
 
 RUFF = "pip install ruff"
 PYTEST = "pip install pytest"
@@ -58,7 +58,7 @@ def _finding(item: dict, root: Path) -> Check:
         code,
         Status.FAILED,
         item.get("message", ""),
-        group="dsci.lint.ruff",
+        group=group("lint", "ruff"),
         file=_relative(item.get("filename", ""), root),
         line=(item.get("location") or {}).get("row"),
     )

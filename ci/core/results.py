@@ -16,6 +16,11 @@ class Status(enum.StrEnum):
     SKIPPED = "skipped"
 
 
+def group(stage: str, part: str) -> str:
+    """The JUnit class name of a part of a stage's checks: ``dsci.<stage>.<part>`` (``dsci.data.train``)."""
+    return f"dsci.{stage}.{part}"
+
+
 @dataclass
 class Check:
     """One verdict inside a stage: a lint finding, a test, a gate, a data check."""
@@ -25,7 +30,7 @@ class Check:
     message: str = ""
     value: Any = None
     threshold: Any = None
-    group: str | None = None  # JUnit classname; the stage's name when None
+    group: str | None = None  # JUnit classname (``group(stage, part)``); the stage's name when None
     file: str | None = None
     line: int | None = None
     output: str = ""  # long text: a traceback, a diff, failing rows

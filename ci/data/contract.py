@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ci.core.errors import CheckFailed, ConfigError, EnvError
-from ci.core.results import Check, Status
+from ci.core.results import Check, Status, group
 from ci.core.text import closest, display, first_line, show
 from ci.data import DATA_EXTRA, drift, pii
 from ci.data.declarations import duration_seconds
@@ -305,7 +305,7 @@ def _check(
     status = Status.PASSED if ok else Status.WARNED if check.get("severity") == "warn" else Status.FAILED
     details["verdict"] = "pass" if ok else "fail"
     return Check(
-        name, status, message, value=value, threshold=threshold, group=f"dsci.data.{data.name}",
+        name, status, message, value=value, threshold=threshold, group=group("data", data.name),
         file=display(data.files[0]), details=details,
     )  # fmt: skip
 

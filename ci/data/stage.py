@@ -8,7 +8,7 @@ from typing import Any
 
 from ci.core.errors import ConfigError
 from ci.core.process import Runner
-from ci.core.results import Check, StageResult, Status
+from ci.core.results import Check, StageResult, Status, group
 from ci.core.text import display
 from ci.data import contract, pii
 
@@ -76,7 +76,7 @@ def scan_pii(cfg: Mapping[str, Any], *, root: Path, run: Runner) -> StageResult:
             f.describe(),
             value=f.count,
             threshold=0,
-            group="dsci.data.pii",
+            group=group("data", "pii"),
             file=f.file,
             details=f.__dict__,
         )

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ci.core.errors import ConfigError
-from ci.core.results import Check, Status
+from ci.core.results import Check, Status, group
 from ci.core.text import closest
 from ci.model.metrics import METRICS
 
@@ -139,7 +139,7 @@ def to_check(j: Judgement, gate: Gate) -> Check:
     if gate.mode == "dry-run" and j.verdict != PASS:
         message += " (dry-run: not enforced)"
     return Check(
-        name, status, message, value=j.current, threshold=gate.describe(), group="dsci.model.gates",
+        name, status, message, value=j.current, threshold=gate.describe(), group=group("model", "gates"),
         details=asdict(j),
     )  # fmt: skip
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from ci.core import files
 from ci.core.errors import ConfigError
-from ci.core.results import Check, Status
+from ci.core.results import Check, Status, group
 from ci.core.text import first_line
 from ci.model.loading import Predictions, need
 
@@ -107,7 +107,7 @@ def to_checks(result: Parity, tolerance: float) -> list[Check]:
         f"{result.label_flips} of {result.rows} labels differ between scikit-learn and onnxruntime",
         value=result.label_flips,
         threshold=0,
-        group="dsci.model.onnx",
+        group=group("model", "onnx"),
         details=details,
     )
     scores = Check(
@@ -116,7 +116,7 @@ def to_checks(result: Parity, tolerance: float) -> list[Check]:
         f"largest probability difference {result.max_abs_diff:.3g}, tolerance {tolerance:g}",
         value=result.max_abs_diff,
         threshold=tolerance,
-        group="dsci.model.onnx",
+        group=group("model", "onnx"),
         details=details,
     )
     return [labels, scores]

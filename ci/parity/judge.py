@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ci.core.errors import CheckFailed
-from ci.core.results import Check, Status
+from ci.core.results import Check, Status, group
 from ci.parity.compare import compare, describe_drift, library_drift
 from ci.parity.record import RECORD_AGAIN, Scored
 
@@ -117,5 +117,5 @@ def as_warning(check: Check) -> Check:
     """A matrix image shows what would change, it does not gate: its failures warn."""
     if check.status is Status.FAILED:
         check.status = Status.WARNED
-    check.group = "parity matrix"
+    check.group = group("parity", "matrix")
     return check
