@@ -17,6 +17,7 @@ import os
 import re
 import shlex
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from ci.core.errors import ConfigError
@@ -64,12 +65,11 @@ def schema_text() -> str:
 
 @functools.cache
 def shipped_schema() -> dict[str, Any]:
-    """The schema as the package ships it: what `invoke --list` reads instead of importing msgspec."""
-    from importlib import resources
+    """The schema as the package ships it: what `invoke --list` reads instead of importing msgspec.
 
-    return json.loads(
-        resources.files("ci").joinpath("resources", SCHEMA_RESOURCE).read_text(encoding="utf-8")
-    )
+    Read beside this module, not through importlib.resources, whose import alone would cost
+    `invoke --list` a few milliseconds; dsci is installed as files, never zipped."""
+    return json.loads((Path(__file__).parents[1] / "resources" / SCHEMA_RESOURCE).read_text(encoding="utf-8"))
 
 
 def resolve(node: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
