@@ -174,15 +174,24 @@ def choices(node: Mapping[str, Any], schema: Mapping[str, Any]) -> list[Any]:
     return []
 
 
+def variant(node: Mapping[str, Any], value: Any, schema: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A tagged mapping's node resolved to the variant its tag picks (None for an unknown tag)."""
+    node = resolve(node, schema)
+    if "discriminator" not in node:
+        return node
+    tag, mapping = node["discriminator"]["propertyName"], node["discriminator"]["mapping"]
+    chosen = mapping.get(value.get(tag)) if isinstance(value, Mapping) else None
+    return resolve({"$ref": chosen}, schema) if chosen else None
+
+
 def child(node: Mapping[str, Any], key: str, value: Any, schema: Mapping[str, Any]) -> dict[str, Any] | None:
     """The schema node below ``node`` at ``key`` (``[i]`` for an item), given the node's own ``value``."""
     node = resolve(node, schema)
     if "discriminator" in node:
-        tag, mapping = node["discriminator"]["propertyName"], node["discriminator"]["mapping"]
-        if key == tag:
-            return {"enum": list(mapping)}
-        chosen = mapping.get(value.get(tag)) if isinstance(value, Mapping) else None
-        return child({"$ref": chosen}, key, value, schema) if chosen else None
+        if key == node["discriminator"]["propertyName"]:
+            return {"enum": list(node["discriminator"]["mapping"])}
+        chosen = variant(node, value, schema)
+        return child(chosen, key, value, schema) if chosen else None
     if "anyOf" in node:
         branches = [b for b in node["anyOf"] if b.get("type") != "null"]
         return child(branches[0], key, value, schema) if len(branches) == 1 else None
@@ -231,11 +240,8 @@ def complaint(said: str, tree: Any, where: Where, declaration: Any, root: str = 
     field = re.search(r"field `([^`]*)`", what)
     if what.startswith("Object contains unknown field"):
         path = (*path, field[1])
-        node = resolve(node_at(schema, top, tree, path[:-1]) or {}, schema)
-        parent = (
-            child(node, "?", value_at(tree, path[:-1], None), schema) if "discriminator" in node else node
-        )
-        keys = list(resolve(parent or {}, schema).get("properties", {}))
+        parent = variant(node_at(schema, top, tree, path[:-1]) or {}, value_at(tree, path[:-1], None), schema)
+        keys = list((parent or {}).get("properties", {}))
         close = closest(path[-1], keys)
         hint = f"; did you mean {dotted((*path[:-1], close), root)}?" if close else (
             f"; valid keys here: {', '.join(sorted(keys))}")  # fmt: skip

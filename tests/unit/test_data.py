@@ -287,6 +287,11 @@ def test_settings_refuse_unknown_check_types_and_thresholds_that_are_not_numbers
             [{"type": "range", "column": "a", "tolerance": "high"}],
             "tolerance must be a number between 0 and 1",
         ),
+        (
+            [{"type": "range", "column": "a", "mni": 0}],
+            "unknown key ci.data.datasets[0].checks[0].mni; did you mean ci.data.datasets[0].checks[0].min?",
+        ),
+        ([{"column": "a"}], 'ci.data.datasets[0].checks[0] needs type: one of "schema", "not_null"'),
     ]:
         tree = {"data": {"datasets": [{"name": "d", "path": "d.csv", "checks": checks}]}}
         with pytest.raises(ConfigError, match=re.escape(expected)):
