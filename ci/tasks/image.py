@@ -17,6 +17,7 @@ def image_stage(s: Any) -> Any:
 
     if not (s.get("model.path") or s.get("package.bundle")):
         return StageResult("image", skipped="no model to serve (ci.model.path, ci.package.bundle)")
+    index_url = s.secret("image.index_url_env", "") if s.get("image.index_url_env") else None
     run = s.runner()
     # The image must predict a few rows as development does: the golden set's, else the holdout's.
     tables = [s.root / p for p in (s.get("parity.golden"), s.get("model.holdout")) if p]
@@ -29,7 +30,7 @@ def image_stage(s: Any) -> Any:
         work=s.report_dir / "image",
         git=git_state(run),
         smoke_rows=next((t for t in tables if t.is_file()), None),
-        index_url=s.secret("image.index_url_env", "") if s.get("image.index_url_env") else None,
+        index_url=index_url,
         stream=sys.stdout,
     )
 

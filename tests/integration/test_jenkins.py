@@ -148,7 +148,10 @@ def test_credentials_must_be_in_the_environment(seed, jenkins):
     write_jobs(seed.jobs, 3)
     done = seed(token="")
     assert done.returncode == 2
-    assert "JENKINS_TOKEN is not set: Jenkins needs a user and an API token" in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: ci.jenkins.token_env: the environment variable JENKINS_TOKEN is not set: "
+        "Jenkins needs a user and an API token"
+    )
 
 
 def test_failures_mails_one_digest_of_the_failing_managed_jobs(example, invoke, seed, jenkins):

@@ -15,7 +15,6 @@ import pytest
 from ci.core.errors import EnvError
 from ci.services import Services, answer
 
-pytestmark = pytest.mark.tool("docker-registry", "htpasswd")
 DSCI = str(Path(sys.executable).parent / "dsci")
 
 
@@ -25,6 +24,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.tool("docker-registry", "htpasswd")
 def test_a_registry_starts_with_generated_credentials_answers_and_stops(tmp_path):
     said = []
     local = Services(tmp_path, say=said.append)

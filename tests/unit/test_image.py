@@ -6,7 +6,7 @@ from ci import image
 from ci.core.errors import ConfigError, EnvError
 
 
-@pytest.mark.tool("docker")
+@pytest.mark.tool("docker.errors")  # the Python SDK (a `docker` program alone does not count)
 def test_no_engine_is_an_environment_error_that_says_how_to_start_one(monkeypatch):
     import docker
 

@@ -22,7 +22,8 @@ def test_each_layer_holds_its_data_and_its_file(project, monkeypatch):
     assert cfg.ci.report_dir == "from-environment"  # the order the layers come in is Invoke's
 
 
-def test_the_project_root_is_the_folder_of_the_loaded_tasks(project, tmp_path):
-    cfg = Config(project_location=str(project))
-    assert project_root(cfg) == project
+def test_the_project_root_is_the_folder_of_the_loaded_tasks(project):
+    elsewhere = project / "elsewhere"  # not the current folder
+    elsewhere.mkdir()
+    assert project_root(Config(project_location=str(elsewhere))) == elsewhere
     assert project_root(Config()) == project  # no tasks.py loaded: the current folder

@@ -30,7 +30,8 @@ def test_the_base_image_comes_from_the_mirror_apt_uses(tmp_path):
 
 
 def test_missing_tools_without_root_name_the_packages(project, monkeypatch):
-    monkeypatch.setattr("shutil.which", lambda name: None if name in ("mmdebstrap", "apt-get") else "/bin/x")
+    monkeypatch.setattr("shutil.which", lambda name: None if name == "mmdebstrap" else "/usr/bin/" + name)
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
     with pytest.raises(EnvError) as caught:
         Services(project, say=lambda line: None).install_missing()
     assert str(caught.value) == (
