@@ -328,7 +328,7 @@ def _parse(node: Mapping[str, Any], text: str, schema: Mapping[str, Any]) -> Any
         raise ValueError(text)
     if kind in ("number", "integer"):
         number = float(text)
-        if not _within(node, number):
+        if not within(node, number):
             raise ValueError(text)
         return number
     if kind == "array":  # comma-separated: --paths src,tests
@@ -338,7 +338,8 @@ def _parse(node: Mapping[str, Any], text: str, schema: Mapping[str, Any]) -> Any
     return text
 
 
-def _within(node: Mapping[str, Any], number: float) -> bool:
+def within(node: Mapping[str, Any], number: float) -> bool:
+    """Whether ``number`` keeps the node's bounds."""
     low, high = node.get("minimum"), node.get("maximum")
     return (low is None or number >= low) and (high is None or number <= high)
 

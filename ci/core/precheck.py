@@ -135,7 +135,7 @@ def check_environment(environ: Mapping[str, str], project: Mapping[str, Any] | N
             )
         elif isinstance(current, (int, float)):
             try:
-                accepted = config._within(node, type(current)(text))
+                accepted = config.within(node, type(current)(text))
             except ValueError:
                 accepted = False
             if not accepted:
