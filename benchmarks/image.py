@@ -44,6 +44,24 @@ def git(folder: Path, *args: str) -> None:
     )
 
 
+def remove_all(client, name: str) -> None:
+    """Every image of that name, children (e.g. the tests' derived images) before their parents."""
+    import docker
+
+    pending = client.images.list(name=name)
+    for _ in range(len(pending)):
+        for image in list(pending):
+            try:
+                client.images.remove(image.id, force=True)
+                pending.remove(image)
+            except docker.errors.ImageNotFound:
+                pending.remove(image)
+            except docker.errors.APIError:  # a child still stands: next round
+                continue
+        if not pending:
+            return
+
+
 def served(folder: Path) -> float:
     """How long the image stage's smoke test took, from the report of the run just made."""
     report = json.loads((folder / "build" / "ci" / "report.json").read_text())
@@ -72,8 +90,7 @@ def main() -> None:
         for run in range(options.runs):
             client.images.prune(filters={"dangling": True})
             client.api.prune_builds() if hasattr(client.api, "prune_builds") else None
-            for image in client.images.list(name="clinic"):
-                client.images.remove(image.id, force=True)
+            remove_all(client, "clinic")
             cold.append(invoke(folder, "ci.image"))
             smoke.append(served(folder))
             code = folder / "clinic" / "model.py"
