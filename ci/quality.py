@@ -121,12 +121,10 @@ def _pytest_verdict(
     if code == _NO_TESTS or (code == 0 and junit and not checks):
         return Check("pytest", Status.FAILED, f"no tests collected in {', '.join(paths)}")
     if junit is None:
-        how = _how_it_ended(code)
-        message = f"pytest {how} and wrote no JUnit XML (does ci.test.args move --junitxml?)"
-        return Check("pytest", Status.FAILED, f"{message}: {said}" if said else message, output=output)
-    if code == 0 or (code == _TESTS_FAILED and failed):
+        message = f"pytest {_how_it_ended(code)} and wrote no JUnit XML (does ci.test.args move --junitxml?)"
+    elif code == 0 or (code == _TESTS_FAILED and failed):
         return None
-    if code == _TESTS_FAILED:
+    elif code == _TESTS_FAILED:
         message = f"pytest exited 1 (tests failed), but {junit} names no failing test"
     else:
         message = f"pytest {_how_it_ended(code)}"

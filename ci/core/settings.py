@@ -40,6 +40,12 @@ Args = Annotated[list[str], Meta(extra_json_schema={
     "x-expected": "a list of strings (one argument each)", "x-parse": "shell"})]  # fmt: skip
 
 
+# The push and Jenkins' HTTP calls retry alike.
+HttpRetries = Annotated[
+    float, about("Tries for each call, with backoff, on 5xx or a dropped connection.", ge=1, le=10)
+]
+
+
 class Section(Struct, forbid_unknown_fields=True, kw_only=True):
     """A mapping of settings."""
 
@@ -284,9 +290,7 @@ class Push(Section):
     scheme: Annotated[
         Literal["auto", "https", "http"], about("For the registry API; auto: http on loopback only.")
     ] = "auto"
-    retries: Annotated[
-        float, about("Tries for each call, with backoff, on 5xx or a dropped connection.", ge=1, le=10)
-    ] = 3
+    retries: HttpRetries = 3
     aws_region: Annotated[str, about("For ecr: the AWS region.")] = "us-east-1"
     aws_endpoint_url: Annotated[
         str, about("For ecr: another endpoint for the ECR API (a moto server in the tests).")
@@ -373,9 +377,7 @@ class Jenkins(Section):
     user_env: Annotated[str, about("Environment variable holding the Jenkins user.")] = "JENKINS_USER"
     token_env: Annotated[str, about("Environment variable holding that user's API token.")] = "JENKINS_TOKEN"
     jobs: Annotated[str, about("The jobs file that `invoke ci.jenkins.seed` reads.")] = "jenkins/jobs.yaml"
-    retries: Annotated[
-        float, about("Tries for each call, with backoff, on 5xx or a dropped connection.", ge=1, le=10)
-    ] = 3
+    retries: HttpRetries = 3
     timeout: Annotated[float, about("Seconds to wait for each answer.", ge=1)] = 30
 
 
