@@ -9,10 +9,11 @@ environment variable and is never printed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from ci.core import settings
 from ci.core.errors import ConfigError, EnvError
 from ci.core.text import first_line
 
@@ -63,14 +64,14 @@ class Clients:
             ) from None
 
 
-def sync(cfg: Mapping[str, Any], token: str, *, queue: bool = False) -> Synced:
-    """Create or update the pipeline for ``cfg["yaml"]``; with ``queue``, start a run of ``cfg["branch"]``."""
+def sync(cfg: settings.Azure, token: str, *, queue: bool = False) -> Synced:
+    """Create or update the pipeline for ``cfg.yaml``; with ``queue``, start a run of ``cfg.branch``."""
     for key in ("organization", "project"):
-        if not cfg[key]:
+        if not getattr(cfg, key):
             raise ConfigError(f"ci.azure.{key} is not set")
-    project, repository = cfg["project"], cfg["repository"] or cfg["project"]
-    name = cfg["pipeline"] or repository
-    clients = Clients(cfg["organization"], token)
+    project, repository = cfg.project, cfg.repository or cfg.project
+    name = cfg.pipeline or repository
+    clients = Clients(cfg.organization, token)
     repo = clients.call(
         f"reading the repository {repository}",
         lambda: clients.git.get_repository(repository_id=repository, project=project),
@@ -78,12 +79,10 @@ def sync(cfg: Mapping[str, Any], token: str, *, queue: bool = False) -> Synced:
     existing = clients.call(
         f"listing the pipelines of {project}", lambda: clients.pipelines.list_pipelines(project)
     )
-    found = next((p for p in existing if p.name == name and (p.folder or "\\") == cfg["folder"]), None)
+    found = next((p for p in existing if p.name == name and (p.folder or "\\") == cfg.folder), None)
     if found is None:
         created = clients.call(f"creating the pipeline {name}", lambda: _create(clients, cfg, name, repo.id))
-        synced = Synced(
-            "created", created.id, name, f"created pipeline {name} (id {created.id}): {cfg['yaml']}"
-        )
+        synced = Synced("created", created.id, name, f"created pipeline {name} (id {created.id}): {cfg.yaml}")
     else:
         synced = _update(clients, cfg, found, repo.id)
     if queue:
@@ -93,7 +92,7 @@ def sync(cfg: Mapping[str, Any], token: str, *, queue: bool = False) -> Synced:
     return synced
 
 
-def _create(clients: Clients, cfg: Mapping[str, Any], name: str, repository_id: str) -> Any:
+def _create(clients: Clients, cfg: settings.Azure, name: str, repository_id: str) -> Any:
     from azure.devops.v7_1.pipelines.models import (
         CreatePipelineConfigurationParameters,
         CreatePipelineParameters,
@@ -112,24 +111,24 @@ def _create(clients: Clients, cfg: Mapping[str, Any], name: str, repository_id: 
             super().__init__(type="yaml")
             self.path, self.repository = path, repository
 
-    configuration = YamlConfiguration(cfg["yaml"], {"id": repository_id, "type": "azureReposGit"})
-    parameters = CreatePipelineParameters(configuration=configuration, folder=cfg["folder"], name=name)
-    return clients.pipelines.create_pipeline(parameters, cfg["project"])
+    configuration = YamlConfiguration(cfg.yaml, {"id": repository_id, "type": "azureReposGit"})
+    parameters = CreatePipelineParameters(configuration=configuration, folder=cfg.folder, name=name)
+    return clients.pipelines.create_pipeline(parameters, cfg.project)
 
 
-def _update(clients: Clients, cfg: Mapping[str, Any], found: Any, repository_id: str) -> Synced:
-    project = cfg["project"]
+def _update(clients: Clients, cfg: settings.Azure, found: Any, repository_id: str) -> Synced:
+    project = cfg.project
     definition = clients.call(
         f"reading the pipeline {found.name}", lambda: clients.build.get_definition(project, found.id)
     )
     process = dict(definition.process or {})
     current_repo = getattr(definition.repository, "id", None)
-    if process.get("yamlFilename") == cfg["yaml"] and current_repo == repository_id:
+    if process.get("yamlFilename") == cfg.yaml and current_repo == repository_id:
         return Synced(
-            "unchanged", found.id, found.name, f"pipeline {found.name} (id {found.id}) runs {cfg['yaml']}"
+            "unchanged", found.id, found.name, f"pipeline {found.name} (id {found.id}) runs {cfg.yaml}"
         )
     was = process.get("yamlFilename")
-    definition.process = {**process, "type": 2, "yamlFilename": cfg["yaml"]}
+    definition.process = {**process, "type": 2, "yamlFilename": cfg.yaml}
     if current_repo != repository_id:
         definition.repository.id = repository_id
     clients.call(
@@ -140,18 +139,18 @@ def _update(clients: Clients, cfg: Mapping[str, Any], found: Any, repository_id:
         "updated",
         found.id,
         found.name,
-        f"updated pipeline {found.name} (id {found.id}): {was} -> {cfg['yaml']}",
+        f"updated pipeline {found.name} (id {found.id}): {was} -> {cfg.yaml}",
     )
 
 
-def _queue(clients: Clients, cfg: Mapping[str, Any], pipeline_id: int) -> str:
+def _queue(clients: Clients, cfg: settings.Azure, pipeline_id: int) -> str:
     from azure.devops.v7_1.pipelines.models import (
         RepositoryResourceParameters,
         RunPipelineParameters,
         RunResourcesParameters,
     )
 
-    branch = RepositoryResourceParameters(ref_name=f"refs/heads/{cfg['branch']}")
+    branch = RepositoryResourceParameters(ref_name=f"refs/heads/{cfg.branch}")
     parameters = RunPipelineParameters(resources=RunResourcesParameters(repositories={"self": branch}))
-    run = clients.pipelines.run_pipeline(parameters, cfg["project"], pipeline_id)
+    run = clients.pipelines.run_pipeline(parameters, cfg.project, pipeline_id)
     return f"run {run.id} ({run.state}): {run.url}"

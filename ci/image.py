@@ -19,7 +19,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
-from ci.core import files
+from ci.core import files, settings
 from ci.core.errors import CheckFailed, ConfigError, EnvError
 from ci.core.files import sha256_file
 from ci.core.process import Runner
@@ -143,14 +143,14 @@ def read_requirements(file: Path, shown: str | None = None) -> list[tuple[str, s
     return found
 
 
-def requirements_of(cfg: Mapping[str, Any], root: Path, packaged: bool) -> list[tuple[str, str]]:
+def requirements_of(cfg: settings.Image, root: Path, packaged: bool) -> list[tuple[str, str]]:
     """What the image must install, with where each was declared.
 
     A package: its declared dependencies. Otherwise the requirements file (ci.image.requirements_file,
     or requirements.txt at the root). Then ci.image.requirements, and what the app itself needs."""
     declared: list[tuple[str, str]] = []
-    if cfg["requirements_file"]:
-        declared += read_requirements(root / cfg["requirements_file"])
+    if cfg.requirements_file:
+        declared += read_requirements(root / cfg.requirements_file)
     elif packaged:
         declared += [
             (d, "pyproject.toml: project.dependencies")
@@ -158,7 +158,7 @@ def requirements_of(cfg: Mapping[str, Any], root: Path, packaged: bool) -> list[
         ]
     elif (root / "requirements.txt").is_file():
         declared += read_requirements(root / "requirements.txt")
-    declared += [(r, "ci.image.requirements") for r in cfg["requirements"]]
+    declared += [(r, "ci.image.requirements") for r in cfg.requirements]
     return [*declared, *((need, "") for need in APP_NEEDS)]
 
 
@@ -189,7 +189,7 @@ def render(template: str, **values: str) -> str:
 
 
 def build_image(
-    cfg: Mapping[str, Any], mcfg: Mapping[str, Any], *, run: Runner, root: Path, dist: Path, work: Path,
+    cfg: settings.Image, mcfg: settings.Model, *, run: Runner, root: Path, dist: Path, work: Path,
     git: Mapping[str, Any], smoke_rows: Path | None = None, index_url: str | None = None, stream: Any = None,
 ) -> StageResult:  # fmt: skip
     """Build the image with the network off, prove it serves, and only then record it in image.json.
@@ -199,13 +199,13 @@ def build_image(
     if bundle is None:
         raise ConfigError(f"no model bundle in {display(dist)}; `invoke ci.package` makes one")
     engine = client()
-    if not _has_image(engine, cfg["base"]):
+    if not _has_image(engine, cfg.base):
         raise EnvError(
-            f"base image {cfg['base']} is not available: `docker pull {cfg['base']}`, or build one offline "
+            f"base image {cfg.base} is not available: `docker pull {cfg.base}`, or build one offline "
             f"with `dsci services up`; or leave the stages that need it out ({SKIP_HINT})"
         )
-    _same_python(engine, cfg["base"])
-    _has_packages(engine, cfg["base"], cfg["system_packages"])
+    _same_python(engine, cfg.base)
+    _has_packages(engine, cfg.base, cfg.system_packages)
     project = project_metadata(root)
     wheel = newest(dist, "*.whl")
     serving = serving_settings(mcfg, bundle)
@@ -223,17 +223,17 @@ def build_image(
     _serving_app(context / "app", serving, root, packaged=wheel is not None)
     files.write_text(context / ".dockerignore", "**/__pycache__\n**/*.pyc\n")
     bundle_sha, _ = sha256_file(bundle)
-    name = cfg["name"] or project.get("name") or root.resolve().name
+    name = cfg.name or project.get("name") or root.resolve().name
     version = project.get("version", "0.0.0")
     short = (git.get("commit") or "unknown")[:7]
     template = resources.files("ci").joinpath("resources/image/Dockerfile").read_text()
     dockerfile = render(
-        template, base=cfg["base"], code=CODE_LAYER if wheel else "", revision=git.get("commit") or "",
-        source=cfg["source"], version=version, created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        template, base=cfg.base, code=CODE_LAYER if wheel else "", revision=git.get("commit") or "",
+        source=cfg.source, version=version, created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         bundle_sha256=bundle_sha,
     )  # fmt: skip
     files.write_text(context / "Dockerfile", dockerfile)
-    tags = [f"{name}:{version}-{short}"] + ([f"{name}:latest"] if cfg["latest"] else [])
+    tags = [f"{name}:{version}-{short}"] + ([f"{name}:latest"] if cfg.latest else [])
     image_id = _build(engine, context, tags[0], stream)
     size = engine.images.get(image_id).attrs["Size"]
     details = {
@@ -250,7 +250,7 @@ def build_image(
         details=details,
     )
     rows, expected = _smoke_rows(mcfg, smoke_rows, root)
-    served = smoke_test(engine, image_id, tags[0], rows, expected, float(cfg["smoke_timeout"]))
+    served = smoke_test(engine, image_id, tags[0], rows, expected, cfg.smoke_timeout)
     if served.status is Status.FAILED:  # not recorded: push and parity find no image to use
         return StageResult("image", [built, served])
     for tag in tags[1:]:
@@ -259,11 +259,11 @@ def build_image(
     return StageResult("image", [built, served], [str(work / "image.json")])
 
 
-def serving_settings(mcfg: Mapping[str, Any], bundle: Path) -> dict[str, Any]:
+def serving_settings(mcfg: settings.Model, bundle: Path) -> dict[str, Any]:
     """How the model stage loads the model, for the image's app to load it the same way."""
     import tarfile
 
-    fmt, path = mcfg["format"], Path(mcfg["path"]).as_posix() if mcfg["path"] else ""
+    fmt, path = mcfg.format, Path(mcfg.path).as_posix() if mcfg.path else ""
     if fmt != "hook":
         if not path:
             raise ConfigError(
@@ -278,8 +278,8 @@ def serving_settings(mcfg: Mapping[str, Any], bundle: Path) -> dict[str, Any]:
                 "not serve it; add it to ci.package.bundle and run `invoke ci.package`"
             )
         fmt = formats.format_of(Path(path)) if fmt == "auto" else fmt
-    return {"model": path, "format": fmt, "method": mcfg["method"], "trusted": list(mcfg["trusted"]),
-            "hook": mcfg["hook"]}  # fmt: skip
+    return {"model": path, "format": fmt, "method": mcfg.method, "trusted": list(mcfg.trusted),
+            "hook": mcfg.hook}  # fmt: skip
 
 
 def _serving_app(folder: Path, serving: Mapping[str, Any], root: Path, packaged: bool) -> None:
@@ -299,15 +299,15 @@ def _serving_app(folder: Path, serving: Mapping[str, Any], root: Path, packaged:
             shutil.copy2(root / f"{top}.py", folder / f"{top}.py")
 
 
-def _smoke_rows(mcfg: Mapping[str, Any], table: Path | None, root: Path) -> tuple[list[dict[str, Any]], Any]:
+def _smoke_rows(mcfg: settings.Model, table: Path | None, root: Path) -> tuple[list[dict[str, Any]], Any]:
     """A few rows of the golden set (or the holdout) and what development predicts for them."""
     if table is None:
         return [], None
     from ci import parity
     from ci.model.loading import load_model
 
-    model = load_model(mcfg["path"], mcfg["format"], hook=mcfg["hook"], method=mcfg["method"],
-                       trusted=mcfg["trusted"], root=root)  # fmt: skip
+    model = load_model(mcfg.path, mcfg.format, hook=mcfg.hook, method=mcfg.method,
+                       trusted=mcfg.trusted, root=root)  # fmt: skip
     rows = parity.golden_rows(table, mcfg, model)[:SMOKE_ROWS]
     return rows, parity.score_dev(model, rows, table)
 

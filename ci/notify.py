@@ -9,27 +9,27 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any
 
+from ci.core import settings
 from ci.core.errors import ConfigError, EnvError
 from ci.core.retries import Transient, with_retries
 
 
-def recipients(cfg: Mapping[str, Any], extra: str = "") -> list[str]:
+def recipients(cfg: settings.Notify, extra: str = "") -> list[str]:
     """The configured recipients and the comma-separated ``extra`` ones (a Jenkins job's parameter)."""
-    found = [*cfg["recipients"], *(part.strip() for part in extra.split(","))]
+    found = [*cfg.recipients, *(part.strip() for part in extra.split(","))]
     return list(dict.fromkeys(address for address in found if address))
 
 
 def message(
-    cfg: Mapping[str, Any], to: Sequence[str], subject: str, body: str,
+    cfg: settings.Notify, to: Sequence[str], subject: str, body: str,
     attachments: Sequence[tuple[str, bytes, str]] = (),
 ) -> EmailMessage:  # fmt: skip
     mail = EmailMessage()
-    mail["From"], mail["To"], mail["Subject"] = cfg["sender"], ", ".join(to), subject
+    mail["From"], mail["To"], mail["Subject"] = cfg.sender, ", ".join(to), subject
     mail["Date"], mail["Message-ID"] = formatdate(localtime=True), make_msgid(domain="dsci")
     mail.set_content(body)
     for name, data, kind in attachments:
@@ -38,15 +38,15 @@ def message(
     return mail
 
 
-def send(cfg: Mapping[str, Any], mail: EmailMessage, user: str = "", password: str = "") -> None:
+def send(cfg: settings.Notify, mail: EmailMessage, user: str = "", password: str = "") -> None:
     """Deliver ``mail`` through the configured SMTP server (logging in when given a user); one-line
     errors, no password shown."""
-    host, port = cfg["smtp_host"], int(cfg["smtp_port"])
+    host, port = cfg.smtp_host, cfg.smtp_port
 
     def deliver() -> None:
         try:
-            with smtplib.SMTP(host, port, timeout=float(cfg["timeout"])) as smtp:
-                if cfg["starttls"]:
+            with smtplib.SMTP(host, port, timeout=cfg.timeout) as smtp:
+                if cfg.starttls:
                     smtp.starttls(context=ssl.create_default_context())
                 if user:
                     smtp.login(user, password)
@@ -54,7 +54,7 @@ def send(cfg: Mapping[str, Any], mail: EmailMessage, user: str = "", password: s
         except smtplib.SMTPAuthenticationError:
             raise ConfigError(
                 f"the SMTP server {host}:{port} refused the login of {user!r}: check "
-                f"{cfg['username_env']} and {cfg['password_env']}"
+                f"{cfg.username_env} and {cfg.password_env}"
             ) from None
         except smtplib.SMTPNotSupportedError:
             raise ConfigError(
@@ -79,4 +79,4 @@ def send(cfg: Mapping[str, Any], mail: EmailMessage, user: str = "", password: s
         if refused:
             raise ConfigError(f"the SMTP server {host}:{port} refused {', '.join(sorted(refused))}")
 
-    with_retries(deliver, tries=int(cfg["retries"]), what=f"mail through {host}:{port}")
+    with_retries(deliver, tries=cfg.retries, what=f"mail through {host}:{port}")

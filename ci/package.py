@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ci.core import settings
 from ci.core.errors import CheckFailed, ConfigError
 from ci.core.files import atomic, sha256_file
 from ci.core.git import git_state
@@ -135,16 +136,16 @@ def build_distributions(run: Runner, root: Path, out: Path, isolation: bool) -> 
 
 
 def package(
-    cfg: Mapping[str, Any], *, run: Runner, root: Path, out: Path, metrics_file: Path, config_digest: str,
+    cfg: settings.Package, *, run: Runner, root: Path, out: Path, metrics_file: Path, config_digest: str,
     model_path: str,
 ) -> StageResult:  # fmt: skip
     """The package stage: distributions when the project is a package, then the bundle."""
     checks, artifacts = [], []
-    patterns = cfg["bundle"] or ([model_path] if model_path else [])
+    patterns = cfg.bundle or ([model_path] if model_path else [])
     files = bundle_files(patterns, root)  # before the build: a wrong pattern need not wait for it
-    wanted = cfg["wheel"]
+    wanted = cfg.wheel
     if wanted == "true" or (wanted == "auto" and is_package(root)):
-        built = build_distributions(run, root, out, cfg["isolation"])
+        built = build_distributions(run, root, out, cfg.isolation)
         artifacts += built
         checks.append(Check("distributions", Status.PASSED, ", ".join(p.name for p in built)))
     if not files:
@@ -156,7 +157,7 @@ def package(
     git = git_state(run)
     measured = json.loads(metrics_file.read_text()) if metrics_file.is_file() else None
     metrics = None if measured is None else {k: measured.get(k) for k in ("metrics", "segments")}
-    name = cfg["name"] or root.resolve().name
+    name = cfg.name or root.resolve().name
     content = manifest(
         files, name=name, git=git, built=build_time(git), metrics=metrics, config_digest=config_digest
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ci.core import settings
 from ci.core.errors import CheckFailed, ConfigError, EnvError
 from ci.core.results import Check, StageResult, Status
 from ci.core.retries import Transient, with_retries
@@ -32,7 +33,7 @@ def _transient(error: Exception) -> bool:
     return isinstance(error, requests.ConnectionError) or (status is not None and status >= 500)
 
 
-def ecr_credentials(cfg: Mapping[str, Any], repository: str) -> tuple[dict[str, str], str]:
+def ecr_credentials(cfg: settings.Push, repository: str) -> tuple[dict[str, str], str]:
     """(credentials, registry host) for AWS ECR: the repository created when missing, the token decoded."""
     import base64
 
@@ -41,7 +42,7 @@ def ecr_credentials(cfg: Mapping[str, Any], repository: str) -> tuple[dict[str, 
         import botocore.exceptions
     except ImportError:
         raise EnvError("boto3 is not installed; install it with `pip install 'dsci[aws]'`") from None
-    ecr = boto3.client("ecr", region_name=cfg["aws_region"], endpoint_url=cfg["aws_endpoint_url"] or None)
+    ecr = boto3.client("ecr", region_name=cfg.aws_region, endpoint_url=cfg.aws_endpoint_url or None)
     try:
         try:
             ecr.describe_repositories(repositoryNames=[repository])
@@ -59,7 +60,7 @@ def ecr_credentials(cfg: Mapping[str, Any], repository: str) -> tuple[dict[str, 
 
 
 def push(
-    cfg: Mapping[str, Any], *, engine: Any, image_tag: str, credentials: Mapping[str, str] | None = None,
+    cfg: settings.Push, *, engine: Any, image_tag: str, credentials: Mapping[str, str] | None = None,
     stream: Any = None,
 ) -> StageResult:  # fmt: skip
     """Tag the built image for the registry, log in, push, and check the digest the registry reports.
@@ -68,12 +69,12 @@ def push(
     import docker
 
     name, tag = image_tag.rsplit(":", 1)
-    path = cfg["repository"] or name.rsplit("/", 1)[-1]
-    if cfg["kind"] == "ecr":
+    path = cfg.repository or name.rsplit("/", 1)[-1]
+    if cfg.kind == "ecr":
         auth, endpoint = ecr_credentials(cfg, path)
-        registry = cfg["registry"] or endpoint  # a stand-in registry, where the API has none (moto)
+        registry = cfg.registry or endpoint  # a stand-in registry, where the API has none (moto)
     else:
-        auth, registry = credentials, cfg["registry"]
+        auth, registry = credentials, cfg.registry
     repository = f"{registry}/{path}"
     try:
         engine.images.get(image_tag).tag(repository, tag)
@@ -92,29 +93,29 @@ def push(
                     raise Transient(error.explanation or str(error)) from None
                 raise ConfigError(
                     f"login to {registry} as {auth['username']} was refused ({_status(error)}); "
-                    f"check {cfg['password_env']}"
+                    f"check {cfg.password_env}"
                 ) from None
             except Exception as error:
                 if _transient(error):
                     raise Transient(type(error).__name__) from None
                 raise
 
-        with_retries(login, tries=cfg["retries"], what=f"login to {registry}")
+        with_retries(login, tries=cfg.retries, what=f"login to {registry}")
     digest = with_retries(
         lambda: _push_once(engine, repository, tag, auth, cfg, stream),
-        tries=cfg["retries"],
+        tries=cfg.retries,
         what=f"push to {registry}",
     )
     served = _served_digest(cfg, registry, repository.split("/", 1)[1], tag, auth)
     if served != digest:
         raise CheckFailed(f"{repository}:{tag}: the registry serves {served}, not the pushed {digest}")
-    details = {"repository": repository, "tag": tag, "digest": digest, "kind": cfg["kind"]}
+    details = {"repository": repository, "tag": tag, "digest": digest, "kind": cfg.kind}
     message = f"{repository}:{tag} pushed; the registry serves digest {digest}"
     return StageResult("push", [Check("push", Status.PASSED, message, details=details)])
 
 
 def _push_once(
-    engine: Any, repository: str, tag: str, auth: dict | None, cfg: Mapping[str, Any], stream: Any
+    engine: Any, repository: str, tag: str, auth: dict | None, cfg: settings.Push, stream: Any
 ) -> str:
     import docker
 
@@ -128,7 +129,7 @@ def _push_once(
                 if "auth" in message.lower() or "denied" in message.lower():
                     raise ConfigError(
                         f"{repository.split('/')[0]} refused the push: {message}; "
-                        f"set {cfg['username_env']} and {cfg['password_env']}"
+                        f"set {cfg.username_env} and {cfg.password_env}"
                     )
                 raise CheckFailed(f"push of {repository}:{tag} failed: {message}")
             if stream is not None and line.get("status") and line.get("id"):
@@ -147,11 +148,11 @@ def _push_once(
     return digest
 
 
-def _served_digest(cfg: Mapping[str, Any], registry: str, path: str, tag: str, auth: dict | None) -> str:
+def _served_digest(cfg: settings.Push, registry: str, path: str, tag: str, auth: dict | None) -> str:
     """The digest the registry itself reports for repository:tag: HEAD /v2/<name>/manifests/<tag>."""
     import requests
 
-    scheme = cfg["scheme"] if cfg["scheme"] != "auto" else ("http" if _loopback(registry) else "https")
+    scheme = cfg.scheme if cfg.scheme != "auto" else ("http" if _loopback(registry) else "https")
     url = f"{scheme}://{registry}/v2/{path}/manifests/{tag}"
     basic = (auth["username"], auth["password"]) if auth else None
 
@@ -166,7 +167,7 @@ def _served_digest(cfg: Mapping[str, Any], registry: str, path: str, tag: str, a
             raise CheckFailed(f"{url} answered {response.status_code} {response.reason}")
         return response.headers.get("Docker-Content-Digest", "")
 
-    return with_retries(head, tries=cfg["retries"], what=f"reading the manifest of {path}:{tag}")
+    return with_retries(head, tries=cfg.retries, what=f"reading the manifest of {path}:{tag}")
 
 
 def _loopback(registry: str) -> bool:

@@ -149,10 +149,11 @@ def expected(node: Mapping[str, Any], schema: Mapping[str, Any]) -> str:
         return "one of " + ", ".join(show(v) for v in node["enum"])
     kind = node.get("type")
     if kind in ("number", "integer"):
+        noun = "a whole number" if kind == "integer" else "a number"
         low, high = node.get("minimum"), node.get("maximum")
         if low is not None and high is not None:
-            return f"a number between {low:g} and {high:g}"
-        return f"a number of at least {low:g}" if low is not None else "a number"
+            return f"{noun} between {low:g} and {high:g}"
+        return f"{noun} of at least {low:g}" if low is not None else noun
     if kind == "array":
         item = expected(node.get("items", {}), schema)
         return f"a list of {item.removeprefix('a ').removeprefix('an ')}s"
@@ -214,8 +215,8 @@ def node_at(schema: Mapping[str, Any], root: Mapping[str, Any], tree: Any, path:
 # Validation --------------------------------------------------------------------
 
 
-def validate(tree: Mapping[str, Any], where: Where, *, declaration: Any = None, root: str = "ci") -> None:
-    """Raise ConfigError for the first unknown key or ill-typed value in ``tree``.
+def validate(tree: Mapping[str, Any], where: Where, *, declaration: Any = None, root: str = "ci") -> Any:
+    """``tree`` as the Struct it must fit; ConfigError for its first unknown key or ill-typed value.
 
     ``declaration`` is the Struct the tree must fit (the ``ci:`` settings by default);
     ``where(path)`` names the origin of a key, e.g. ``invoke.yaml:4``."""
@@ -224,7 +225,7 @@ def validate(tree: Mapping[str, Any], where: Where, *, declaration: Any = None, 
     if declaration is None:
         from ci.core.settings import Settings as declaration
     try:
-        msgspec.convert(tree, declaration)
+        return msgspec.convert(tree, declaration)
     except msgspec.ValidationError as error:
         raise complaint(str(error), tree, where, declaration, root) from None
 
@@ -327,7 +328,7 @@ def _parse(node: Mapping[str, Any], text: str, schema: Mapping[str, Any]) -> Any
             return False
         raise ValueError(text)
     if kind in ("number", "integer"):
-        number = float(text)
+        number = int(text) if kind == "integer" else float(text)
         if not within(node, number):
             raise ValueError(text)
         return number

@@ -139,8 +139,9 @@ def check_environment(environ: Mapping[str, str], project: Mapping[str, Any] | N
             except ValueError:
                 accepted = False
             if not accepted:
-                whole = " (a whole number, as invoke.yaml has one)" if isinstance(current, int) else ""
-                raise ConfigError(f"{where} must be {config.expected(node, schema)}{whole}, got {show(text)}")
+                whole = isinstance(current, int) and node.get("type") != "integer"
+                note = " (a whole number, as invoke.yaml has one)" if whole else ""
+                raise ConfigError(f"{where} must be {config.expected(node, schema)}{note}, got {show(text)}")
 
 
 def check_shapes(tree: Any, where: config.Where) -> None:

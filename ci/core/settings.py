@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct, field
 
-from ci.data.declarations import AnyCheck
+from ci.data.declarations import Dataset
 
 TASKS = ("binary", "multiclass", "regression")
 GATE_MODES = ("enforce", "dry-run", "disabled")
@@ -42,7 +42,7 @@ Args = Annotated[list[str], Meta(extra_json_schema={
 
 # The push and Jenkins' HTTP calls retry alike.
 HttpRetries = Annotated[
-    float, about("Tries for each call, with backoff, on 5xx or a dropped connection.", ge=1, le=10)
+    int, about("Tries for each call, with backoff, on 5xx or a dropped connection.", ge=1, le=10)
 ]
 
 
@@ -80,18 +80,6 @@ class Test(Section):
     ] = []
 
 
-class Dataset(Section):
-    """A dataset and its checks."""
-
-    name: str
-    path: str
-    format: Literal["auto", "csv", "parquet"] = "auto"
-    reference: str = ""
-    sensitive: list[str] = []
-    pii_allowed: list[str] = []
-    checks: list[AnyCheck] = []
-
-
 class Pii(Section):
     """ci.data.pii: the scan for personal data."""
 
@@ -115,7 +103,7 @@ class Data(Section):
         ),
     ] = []  # fmt: skip
     samples: Annotated[
-        float, about("Failing rows shown per check, sensitive columns masked.", ge=0, le=1000)
+        int, about("Failing rows shown per check, sensitive columns masked.", ge=0, le=1000)
     ] = 5
     pii: Pii = fresh(Pii())
 
@@ -326,15 +314,15 @@ class Parity(Section):
         ),
     ] = ""
     sample: Annotated[
-        float,
+        int,
         about("Rows of ci.model.holdout that --record writes as the golden set when it is missing.", ge=1),
     ] = 200
-    seed: Annotated[float, about("Random seed of that sample.", ge=0)] = 0
+    seed: Annotated[int, about("Random seed of that sample.", ge=0)] = 0
     rtol: Annotated[float, about("Relative tolerance for scores; labels must always be identical.", ge=0)] = (
         0.0
     )
     atol: Annotated[float, about("Absolute tolerance for scores; 0 and 0 ask for the same bits.", ge=0)] = 0.0
-    worst: Annotated[float, about("Rows with the largest differences shown in the report.", ge=0, le=100)] = 5
+    worst: Annotated[int, about("Rows with the largest differences shown in the report.", ge=0, le=100)] = 5
     retrained: Retrained = fresh(Retrained())
     image: Annotated[str, about("The image to check; empty: the one ci.image built last.")] = ""
     matrix: Annotated[
@@ -356,7 +344,7 @@ class Notify(Section):
     ] = "DSCI_MAIL_TO"
     sender: Annotated[str, about("The From address.")] = "dsci@localhost"
     smtp_host: Annotated[str, about("SMTP server.")] = "localhost"
-    smtp_port: Annotated[float, about("SMTP port (587 with STARTTLS, usually).", ge=1, le=65535)] = 25
+    smtp_port: Annotated[int, about("SMTP port (587 with STARTTLS, usually).", ge=1, le=65535)] = 25
     starttls: Annotated[bool, about("Upgrade the connection with STARTTLS before logging in.")] = False
     username_env: Annotated[str, about("Environment variable holding the SMTP user; unset: no login.")] = (
         "DSCI_SMTP_USER"
@@ -366,7 +354,7 @@ class Notify(Section):
     )
     timeout: Annotated[float, about("Seconds to wait for the SMTP server.", ge=1)] = 30
     retries: Annotated[
-        float, about("Tries, with backoff, on a dropped connection or a 4xx answer.", ge=1, le=10)
+        int, about("Tries, with backoff, on a dropped connection or a 4xx answer.", ge=1, le=10)
     ] = 3
 
 

@@ -21,6 +21,7 @@ from ci.core.errors import CheckFailed, ConfigError, EnvError
 from ci.core.results import Check, Status, group
 from ci.core.text import closest, display, first_line, show
 from ci.data import DATA_EXTRA, drift, pii
+from ci.data import declarations as declared
 from ci.data.declarations import duration_seconds
 
 ROW_LEVEL = ("not_null", "null_fraction", "unique", "range", "allowed", "regex", "length", "expression")
@@ -52,16 +53,16 @@ class Dataset:
         )
 
 
-def open_dataset(spec: Mapping[str, Any], key: str, root: Path, path: str | None = None) -> Dataset:
+def open_dataset(spec: declared.Dataset, key: str, root: Path, path: str | None = None) -> Dataset:
     """Scan the file (or glob) lazily: ConfigError when there is none, CheckFailed when unreadable."""
     pl = polars()
-    path = path or spec["path"]
+    path = path or spec.path
     pattern = str(root / path)
     files = sorted(Path(f) for f in glob.glob(pattern)) if glob.has_magic(pattern) else [Path(pattern)]
     files = [f for f in files if f.is_file()]
     if not files:
         raise ConfigError(f"{key}: {path}: no such file; fix the path or create the data first")
-    fmt = spec.get("format", "auto")
+    fmt = spec.format
     if fmt == "auto":
         suffix = files[0].suffix.lower()
         fmt = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(suffix, "")
@@ -75,7 +76,7 @@ def open_dataset(spec: Mapping[str, Any], key: str, root: Path, path: str | None
         schema = frame.collect_schema()
     except Exception as error:  # polars raises several kinds for a file it cannot read
         raise CheckFailed(f"{display(files[0])}: cannot be read as {fmt}: {first_line(error)}") from None
-    return Dataset(spec["name"], files, fmt, frame, schema, set(spec.get("sensitive", [])))
+    return Dataset(spec.name, files, fmt, frame, schema, set(spec.sensitive))
 
 
 def family(dtype: Any) -> str:
@@ -110,24 +111,24 @@ class Plan:
 KEYS_PER_PASS = 4_000_000  # a uniqueness pass holds at most about this many keys in memory
 
 
-def check_name(check: Mapping[str, Any]) -> str:
-    if check.get("name"):
-        return check["name"]
-    if check["type"] == "schema":
+def check_name(check: declared.Check) -> str:
+    if check.name:
+        return check.name
+    if check.kind == "schema":
         return "schema"
-    target = check.get("column") or ", ".join(check.get("columns", []) or check.get("columns", {}))
-    return f"{check['type']} {target}".strip()
+    target = getattr(check, "column", "") or ", ".join(getattr(check, "columns", []))
+    return f"{check.kind} {target}".strip()
 
 
-def run_checks(spec: Mapping[str, Any], key: str, *, root: Path, samples: int) -> tuple[list[Check], str]:
+def run_checks(spec: declared.Dataset, key: str, *, root: Path, samples: int) -> tuple[list[Check], str]:
     """Every check of one dataset: the checks, and the Markdown of their samples."""
     pl = polars()
     data = open_dataset(spec, key, root)
-    checks = list(spec.get("checks", []))
+    checks = spec.checks
     for index, check in enumerate(checks):
         for column in _columns(check):
             _require_column(data, column, f"{key}.checks[{index}]")
-    plans = {i: _plan(c, data, f"{key}.checks[{i}]") for i, c in enumerate(checks) if c["type"] in ROW_LEVEL}
+    plans = {i: _plan(c, data, f"{key}.checks[{i}]") for i, c in enumerate(checks) if c.kind in ROW_LEVEL}
     aggregates = [pl.len().alias("rows")]
     if data.format == "csv":  # polars finds a row with too many fields only when it parses every column
         aggregates.append(pl.all().null_count().name.prefix("parsed:"))
@@ -138,8 +139,8 @@ def run_checks(spec: Mapping[str, Any], key: str, *, root: Path, samples: int) -
         failing = plan.failing.fill_null(True).sum() if plan.counted is None else plan.counted
         aggregates += [failing.alias(f"{i}:failing"), checked.alias(f"{i}:checked")]
     for i, check in enumerate(checks):
-        if check["type"] == "freshness":
-            column = check["column"]
+        if isinstance(check, declared.Freshness):
+            column = check.column
             if family(data.schema[column]) not in ("date", "datetime") and not _reads_as_time(
                 data, column, "datetime"
             ):
@@ -166,12 +167,12 @@ def run_checks(spec: Mapping[str, Any], key: str, *, root: Path, samples: int) -
     return results, "\n\n".join(samples_md)
 
 
-def _columns(check: Mapping[str, Any]) -> list[str]:
-    if check["type"] == "schema":
+def _columns(check: declared.Check) -> list[str]:
+    if isinstance(check, declared.Schema):
         return []  # the schema check reports missing columns itself
-    if check["type"] in ("not_null", "unique"):
-        return list(check["columns"])
-    return [check["column"]] if "column" in check else []
+    if isinstance(check, (declared.NotNull, declared.Unique)):
+        return list(check.columns)
+    return [check.column] if hasattr(check, "column") else []
 
 
 def _require_column(data: Dataset, column: str, key: str) -> None:
@@ -202,19 +203,17 @@ def _as_time(data: Dataset, column: str) -> Any:
     return pl.col(column).cast(pl.String).str.to_datetime(strict=False)
 
 
-def _plan(check: Mapping[str, Any], data: Dataset, key: str) -> Plan:
+def _plan(check: Any, data: Dataset, key: str) -> Plan:
     pl = polars()
-    kind, column = check["type"], check.get("column")
+    kind, column = check.kind, getattr(check, "column", None)
     everything = None
     if kind == "not_null":
-        return Plan(
-            pl.any_horizontal([_missing(data, c) for c in check["columns"]]), everything, check["columns"]
-        )
+        return Plan(pl.any_horizontal([_missing(data, c) for c in check.columns]), everything, check.columns)
     if kind == "null_fraction":
         return Plan(_missing(data, column), everything, [column])
     if kind == "unique":
         # Rows beyond the first of each key fail; as in SQL, a key with a null clashes with nothing.
-        columns = check["columns"]
+        columns = check.columns
         keyed = pl.col(columns[0]) if len(columns) == 1 else pl.struct(columns)
         complete = pl.all_horizontal([pl.col(c).is_not_null() for c in columns])
         counted = complete.sum() - keyed.filter(complete).n_unique()
@@ -222,87 +221,86 @@ def _plan(check: Mapping[str, Any], data: Dataset, key: str) -> Plan:
         return Plan(keyed.is_duplicated() & complete, complete, columns, counted, data.format == "parquet")
     present = ~_missing(data, column) if column else pl.lit(True)
     if kind == "range":
-        inclusive, value = check.get("inclusive", True), pl.col(column)
+        inclusive, value = check.inclusive, pl.col(column)
         ok = pl.lit(True)
-        if check.get("min") is not None:
-            ok = ok & (value >= check["min"] if inclusive else value > check["min"])
-        if check.get("max") is not None:
-            ok = ok & (value <= check["max"] if inclusive else value < check["max"])
+        if check.min is not None:
+            ok = ok & (value >= check.min if inclusive else value > check.min)
+        if check.max is not None:
+            ok = ok & (value <= check.max if inclusive else value < check.max)
         return Plan(present & ~ok, present, [column])
     if kind == "allowed":
-        values = [str(v) for v in check["values"]]
+        values = [str(v) for v in check.values]
         return Plan(present & ~_text(data, column).is_in(values), present, [column])
     if kind == "regex":
         try:
-            pl.select(pl.lit("").str.contains(check["pattern"]))
+            pl.select(pl.lit("").str.contains(check.pattern))
         except Exception as error:
             raise ConfigError(f"{key}.pattern: not a valid regular expression: {first_line(error)}") from None
-        return Plan(present & ~_text(data, column).str.contains(check["pattern"]), present, [column])
+        return Plan(present & ~_text(data, column).str.contains(check.pattern), present, [column])
     if kind == "length":
         length, ok = _text(data, column).str.len_chars(), pl.lit(True)
-        if check.get("min") is not None:
-            ok = ok & (length >= check["min"])
-        if check.get("max") is not None:
-            ok = ok & (length <= check["max"])
+        if check.min is not None:
+            ok = ok & (length >= check.min)
+        if check.max is not None:
+            ok = ok & (length <= check.max)
         return Plan(present & ~ok, present, [column])
     # expression: rows for which the user's SQL expression is true pass
     try:
-        expr = pl.sql_expr(check["expr"])
+        expr = pl.sql_expr(check.expr)
         data.frame.select(expr).collect_schema()  # names a column the data lacks: say so now
     except Exception as error:
-        raise ConfigError(f"{key}.expr: {show(check['expr'])}: {first_line(error)}") from None
+        raise ConfigError(f"{key}.expr: {show(check.expr)}: {first_line(error)}") from None
     return Plan(~expr.fill_null(False), everything, expr.meta.root_names())
 
 
 def _judge(
-    i: int, check: Mapping[str, Any], data: Dataset, counts: Mapping[str, Any], plan: Plan | None,
-    spec: Mapping[str, Any], key: str, root: Path,
+    i: int, check: Any, data: Dataset, counts: Mapping[str, Any], plan: Plan | None, spec: declared.Dataset,
+    key: str, root: Path,
 ) -> Check:  # fmt: skip
-    kind, name = check["type"], check_name(check)
-    tolerance = check.get("tolerance", 0.0)
-    details: dict[str, Any] = {"dataset": data.name, "type": kind, "severity": check.get("severity", "error")}
+    kind, name = check.kind, check_name(check)
+    details: dict[str, Any] = {"dataset": data.name, "type": kind, "severity": check.severity}
     if plan is not None:
         checked, failing = counts[f"{i}:checked"], counts[f"{i}:failing"]
         fraction = failing / checked if checked else 0.0
-        limit = check["max"] if kind == "null_fraction" else tolerance
+        limit = check.max if kind == "null_fraction" else check.tolerance
         details.update(rows_checked=checked, failing_rows=failing, fraction=fraction)
         message = f"{failing} of {checked} rows fail ({fraction:.2%}; {limit:.2%} allowed)"
         return _check(name, data, check, fraction <= limit, message, fraction, limit, details)
     if kind == "row_count":
         rows = counts["rows"]
-        low, high = check.get("min"), check.get("max")
+        low, high = check.min, check.max
         ok = (low is None or rows >= low) and (high is None or rows <= high)
         bounds = f"{'' if low is None else f'{low:g}'}..{'' if high is None else f'{high:g}'}"
         return _check(name, data, check, ok, f"{rows} rows; {bounds} expected", rows, bounds, details)
     if kind == "freshness":
         newest = counts[f"{i}:newest"]
         if newest is None:
-            return _check(name, data, check, False, "no timestamps to judge", None, check["max_age"], details)
+            return _check(name, data, check, False, "no timestamps to judge", None, check.max_age, details)
         moment = newest if isinstance(newest, datetime) else datetime(newest.year, newest.month, newest.day)
         now = datetime.now(UTC) if moment.tzinfo else datetime.now(UTC).replace(tzinfo=None)
         age = (now - moment).total_seconds()
-        ok = age <= duration_seconds(check["max_age"])
+        ok = age <= duration_seconds(check.max_age)
         details.update(newest=moment.isoformat(), age_seconds=age)
-        message = f"newest {moment.isoformat()}, {age / 3600:.1f} h old; at most {check['max_age']} allowed"
-        return _check(name, data, check, ok, message, moment.isoformat(), check["max_age"], details)
+        message = f"newest {moment.isoformat()}, {age / 3600:.1f} h old; at most {check.max_age} allowed"
+        return _check(name, data, check, ok, message, moment.isoformat(), check.max_age, details)
     if kind == "schema":
         problems = _schema_problems(check, data)
         details["problems"] = problems
-        message = "; ".join(problems) or f"{len(check['columns'])} columns as declared"
+        message = "; ".join(problems) or f"{len(check.columns)} columns as declared"
         return _check(name, data, check, not problems, message, len(problems), 0, details)
     if kind == "drift":
         return _drift(name, check, data, spec, key, root, details)
-    findings = pii.scan_frame(data.frame, data.shown, skip=spec.get("pii_allowed", []))
+    findings = pii.scan_frame(data.frame, data.shown, skip=spec.pii_allowed)
     details["findings"] = [f.__dict__ for f in findings]
     message = "; ".join(f.describe() for f in findings) or "no personal data found"
     return _check(name, data, check, not findings, message, sum(f.count for f in findings), 0, details)
 
 
 def _check(
-    name: str, data: Dataset, check: Mapping[str, Any], ok: bool, message: str, value: Any, threshold: Any,
+    name: str, data: Dataset, check: declared.Check, ok: bool, message: str, value: Any, threshold: Any,
     details: dict[str, Any],
 ) -> Check:  # fmt: skip
-    status = Status.PASSED if ok else Status.WARNED if check.get("severity") == "warn" else Status.FAILED
+    status = Status.PASSED if ok else Status.WARNED if check.severity == "warn" else Status.FAILED
     details["verdict"] = "pass" if ok else "fail"
     return Check(
         name, status, message, value=value, threshold=threshold, group=group("data", data.name),
@@ -310,16 +308,16 @@ def _check(
     )  # fmt: skip
 
 
-def _schema_problems(check: Mapping[str, Any], data: Dataset) -> list[str]:
+def _schema_problems(check: declared.Schema, data: Dataset) -> list[str]:
     problems = []
-    for column, expected in check["columns"].items():
+    for column, expected in check.columns.items():
         if column not in data.schema:
-            if check.get("missing_columns", "fail") == "fail":
+            if check.missing_columns == "fail":
                 problems.append(f"missing column {column}")
         elif family(data.schema[column]) != expected and not _reads_as_time(data, column, expected):
             problems.append(f"{column} is {family(data.schema[column])}, not {expected}")
-    if check.get("extra_columns", "allow") == "fail":
-        extra = [c for c in data.schema if c not in check["columns"]]
+    if check.extra_columns == "fail":
+        extra = [c for c in data.schema if c not in check.columns]
         if extra:
             problems.append(f"columns not declared: {', '.join(extra)}")
     return problems
@@ -339,22 +337,22 @@ def _reads_as_time(data: Dataset, column: str, expected: str) -> bool:
 
 
 def _drift(
-    name: str, check: Mapping[str, Any], data: Dataset, spec: Mapping[str, Any], key: str, root: Path,
+    name: str, check: declared.Drift, data: Dataset, spec: declared.Dataset, key: str, root: Path,
     details: dict[str, Any],
 ) -> Check:  # fmt: skip
-    if not spec.get("reference"):
+    if not spec.reference:
         raise ConfigError(f"{key}: the drift check {name!r} needs a reference dataset: set reference")
-    reference = open_dataset(spec, f"{key}.reference", root, spec["reference"])
-    column = check["column"]
+    reference = open_dataset(spec, f"{key}.reference", root, spec.reference)
+    column = check.column
     _require_column(reference, column, f"{key}.reference")
     numeric = family(data.schema[column]) in ("int", "float")
-    method = check.get("method") or ("psi" if numeric else "chi2")
+    method = check.method or ("psi" if numeric else "chi2")
     if method == "ks" and not numeric:
         raise ConfigError(f"{key}: ks needs a numeric column; {column} is {family(data.schema[column])}")
-    threshold = check.get("threshold", drift.DEFAULT_THRESHOLD[method])
+    threshold = drift.DEFAULT_THRESHOLD[method] if check.threshold is None else check.threshold
     current, base = (_column_values(d, column, numeric) for d in (data, reference))
     if method == "psi" and numeric:
-        value = drift.psi_numeric(current, base, int(check.get("bins", 10)))
+        value = drift.psi_numeric(current, base, check.bins)
     elif method == "psi":
         value = drift.psi_categorical(current, base)
     elif method == "ks":
@@ -364,8 +362,8 @@ def _drift(
     ok = value >= threshold if method == "chi2" else value <= threshold
     relation = "p-value" if method == "chi2" else "statistic"
     bound = "at least" if method == "chi2" else "at most"
-    details.update(method=method, statistic=value, reference=spec["reference"])
-    message = f"{method} {relation} {value:.4g} against {spec['reference']}; {bound} {threshold:g} allowed"
+    details.update(method=method, statistic=value, reference=spec.reference)
+    message = f"{method} {relation} {value:.4g} against {spec.reference}; {bound} {threshold:g} allowed"
     return _check(name, data, check, ok, message, value, threshold, details)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from msgspec import UNSET, Meta, Struct, UnsetType
+from msgspec import Meta, Struct
 
 DTYPES = ("int", "float", "str", "bool", "date", "datetime", "categorical")
 DURATION = r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$"
@@ -34,17 +34,22 @@ def duration_seconds(text: str) -> float:
 class Check(Struct, forbid_unknown_fields=True, kw_only=True, tag_field="type"):
     """What every check takes: a name, whether a failure fails the stage or warns, the rows it may miss.
 
-    A key left out takes no value (UNSET); ``min: null`` and the like mean "no bound"."""
+    ``min: null`` and the like mean "no bound"; an empty name is made from the type and the columns."""
 
-    name: str | UnsetType = UNSET
-    severity: Literal["error", "warn"] | UnsetType = UNSET
-    tolerance: Fraction | UnsetType = UNSET
+    name: str = ""
+    severity: Literal["error", "warn"] = "error"
+    tolerance: Fraction = 0.0
+
+    @property
+    def kind(self) -> str:
+        """The check's type: the ``type`` key that picked this Struct."""
+        return self.__struct_config__.tag  # type: ignore[return-value]
 
 
 class Schema(Check, tag="schema"):
     columns: Dtypes
-    extra_columns: Literal["allow", "fail"] | UnsetType = UNSET
-    missing_columns: Literal["allow", "fail"] | UnsetType = UNSET
+    extra_columns: Literal["allow", "fail"] = "allow"
+    missing_columns: Literal["allow", "fail"] = "fail"
 
 
 class NotNull(Check, tag="not_null"):
@@ -64,7 +69,7 @@ class Range(Check, tag="range"):
     column: str
     min: float | None = None
     max: float | None = None
-    inclusive: bool | UnsetType = UNSET
+    inclusive: bool = True
 
 
 class Allowed(Check, tag="allowed"):
@@ -99,9 +104,9 @@ class Expression(Check, tag="expression"):
 
 class Drift(Check, tag="drift"):
     column: str
-    method: Literal["psi", "ks", "chi2"] | UnsetType = UNSET
-    threshold: AtLeastZero | UnsetType = UNSET
-    bins: Annotated[float, Meta(ge=2, le=100)] | UnsetType = UNSET
+    method: Literal["psi", "ks", "chi2"] | None = None  # None: psi for numbers, chi2 for categories
+    threshold: AtLeastZero | None = None  # None: the method's usual threshold
+    bins: Annotated[int, Meta(ge=2, le=100)] = 10
 
 
 class Pii(Check, tag="pii"):
@@ -115,3 +120,15 @@ AnyCheck = (
     Schema | NotNull | NullFraction | Unique | Range | Allowed | Regex | Length | RowCount | Freshness
     | Expression | Drift | Pii
 )  # fmt: skip
+
+
+class Dataset(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A dataset (a file or a glob) and its checks."""
+
+    name: str
+    path: str
+    format: Literal["auto", "csv", "parquet"] = "auto"
+    reference: str = ""
+    sensitive: list[str] = []
+    pii_allowed: list[str] = []
+    checks: list[AnyCheck] = []

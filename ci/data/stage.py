@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
+from ci.core import settings
 from ci.core.errors import ConfigError
 from ci.core.process import Runner
 from ci.core.results import Check, StageResult, Status, group
 from ci.core.text import display
 from ci.data import contract, pii
+from ci.data.declarations import Dataset
 
 _ICONS = {
     Status.PASSED: "✅ pass",
@@ -21,19 +21,19 @@ _ICONS = {
 PII_SUFFIXES = (".csv", ".parquet", ".json")
 
 
-def check_all(cfg: Mapping[str, Any], *, root: Path) -> StageResult:
-    datasets = cfg["datasets"]
+def check_all(cfg: settings.Data, *, root: Path) -> StageResult:
+    datasets = cfg.datasets
     if not datasets:
         return StageResult("data", skipped="no datasets declared (ci.data.datasets)")
     _refuse_duplicates(datasets)
     checks, samples = [], []
     for index, spec in enumerate(datasets):
-        if not spec.get("checks"):
+        if not spec.checks:
             message = f"no checks declared (ci.data.datasets[{index}].checks)"
-            checks.append(Check(spec["name"], Status.SKIPPED, message, details={"dataset": spec["name"]}))
+            checks.append(Check(spec.name, Status.SKIPPED, message, details={"dataset": spec.name}))
             continue
         found, sample_md = contract.run_checks(
-            spec, f"ci.data.datasets[{index}]", root=root, samples=cfg["samples"]
+            spec, f"ci.data.datasets[{index}]", root=root, samples=cfg.samples
         )
         checks += found
         samples.append(sample_md)
@@ -45,27 +45,27 @@ def check_all(cfg: Mapping[str, Any], *, root: Path) -> StageResult:
     return StageResult("data", checks, summary="\n\n".join(["\n".join(rows), *filter(None, samples)]))
 
 
-def _refuse_duplicates(datasets: list[Mapping[str, Any]]) -> None:
+def _refuse_duplicates(datasets: list[Dataset]) -> None:
     seen: set[str] = set()
     for index, spec in enumerate(datasets):
-        if spec["name"] in seen:
-            raise ConfigError(f"ci.data.datasets[{index}].name: {spec['name']!r} is declared twice")
-        seen.add(spec["name"])
+        if spec.name in seen:
+            raise ConfigError(f"ci.data.datasets[{index}].name: {spec.name!r} is declared twice")
+        seen.add(spec.name)
 
 
-def scan_pii(cfg: Mapping[str, Any], *, root: Path, run: Runner) -> StageResult:
+def scan_pii(cfg: settings.Data, *, root: Path, run: Runner) -> StageResult:
     """Personal data in the declared datasets (bar the columns allowed to hold it), and in git's files."""
     findings: list[pii.Finding] = []
     scanned: set[Path] = set()
-    for index, spec in enumerate(cfg["datasets"]):
+    for index, spec in enumerate(cfg.datasets):
         data = contract.open_dataset(spec, f"ci.data.datasets[{index}]", root)
-        findings += pii.scan_frame(data.frame, data.shown, skip=spec.get("pii_allowed", []))
+        findings += pii.scan_frame(data.frame, data.shown, skip=spec.pii_allowed)
         scanned.update(f.resolve() for f in data.files)
-    if cfg["pii"]["git"]:
+    if cfg.pii.git:
         for file in _tracked(run, root):
             if file.resolve() not in scanned:
                 findings += _scan_file(file)
-    if not (cfg["datasets"] or cfg["pii"]["git"]):
+    if not (cfg.datasets or cfg.pii.git):
         return StageResult(
             "pii", skipped="nothing to scan: no datasets declared and ci.data.pii.git is false"
         )
@@ -97,5 +97,5 @@ def _tracked(run: Runner, root: Path) -> list[Path]:
 def _scan_file(file: Path) -> list[pii.Finding]:
     if file.suffix == ".json":
         return pii.scan_text(file.read_text(encoding="utf-8", errors="replace"), display(file))
-    spec = {"name": file.name, "path": str(file)}
+    spec = Dataset(name=file.name, path=str(file))
     return pii.scan_frame(contract.open_dataset(spec, display(file), file.parent).frame, display(file))

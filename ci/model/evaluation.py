@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ci.core import files
+from ci.core import files, settings
 from ci.core.errors import ConfigError
 from ci.core.process import Runner
 from ci.core.results import Check, StageResult, Status
@@ -22,12 +21,12 @@ from ci.model.loading import Model, Predictions, load_holdout, load_model, onnx_
 _ICONS = {gating.PASS: "✅", gating.FAIL: "❌", gating.NOT_BETTER: "⚠️"}
 
 
-def configured(cfg: Mapping[str, Any]) -> bool:
-    return bool(cfg["path"]) or cfg["format"] == "hook"
+def configured(cfg: settings.Model) -> bool:
+    return bool(cfg.path) or cfg.format == "hook"
 
 
 def evaluate(
-    cfg: Mapping[str, Any],
+    cfg: settings.Model,
     *,
     run: Runner,
     root: Path,
@@ -39,18 +38,18 @@ def evaluate(
     if not configured(cfg):
         return StageResult("model", skipped="no model configured (ci.model.path)")
     checks = []
-    if cfg["train"]:
-        trained = run(shlex.split(cfg["train"]), quiet=False)
+    if cfg.train:
+        trained = run(shlex.split(cfg.train), quiet=False)
         if not trained.ok:
-            message = f"`{cfg['train']}` (ci.model.train) exited with {trained.exited}"
+            message = f"`{cfg.train}` (ci.model.train) exited with {trained.exited}"
             return StageResult("model", [Check("train", Status.FAILED, message)])
-        checks.append(Check("train", Status.PASSED, f"`{cfg['train']}`"))
+        checks.append(Check("train", Status.PASSED, f"`{cfg.train}`"))
     model, holdout, predictions = score_holdout(cfg, root)
-    chosen = metric_lib.choose(cfg["task"], cfg["metrics"], predictions.scores is not None)
-    gates = gating.gates_from_settings(cfg["gates"], [m.name for m in chosen], cfg["mode"], mode)
+    chosen = metric_lib.choose(cfg.task, cfg.metrics, predictions.scores is not None)
+    gates = gating.gates_from_settings(cfg.gates, [m.name for m in chosen], cfg.mode, mode)
     scores = metric_lib.compute(chosen, holdout.target, predictions, holdout.segments)
-    b = cfg["baseline"]
-    base = baselines.read(b["path"], b["rev"], b["branch"], run=run, root=root)
+    b = cfg.baseline
+    base = baselines.read(b.path, b.rev, b.branch, run=run, root=root)
     judged = _judge(gates, scores, base)
     checks += [gating.to_check(j, gate) for j, gate in judged]
     enforced = [j for j, gate in judged if gate.mode != "disabled"]
@@ -64,15 +63,15 @@ def evaluate(
         "verdict": verdict,
         "baseline": base.source,
         "model": model.source,
-        "holdout": cfg["holdout"],
+        "holdout": cfg.holdout,
         "undefined": {f"{m}[{s}]" if s else m: why for (m, s), why in scores.why.items()},
         "gates": [j.__dict__ for j, _ in judged],
     }
     artifacts = [files.write_text(report_dir / "metrics.json", json.dumps(record, indent=2) + "\n")]
-    if cfg["plots"]:
-        artifacts += _plots(cfg["task"], holdout.target, predictions, out)
+    if cfg.plots:
+        artifacts += _plots(cfg.task, holdout.target, predictions, out)
     if update_baseline:
-        written = baselines.write(root / b["path"], scores.to_json())
+        written = baselines.write(root / b.path, scores.to_json())
         checks.append(
             Check("baseline", Status.PASSED, f"wrote {display(written)}: commit it to make it the baseline")
         )
@@ -82,17 +81,15 @@ def evaluate(
     return StageResult("model", checks, [str(a) for a in artifacts], summary=summary)
 
 
-def score_holdout(cfg: Mapping[str, Any], root: Path) -> tuple[Model, Any, Predictions]:
+def score_holdout(cfg: settings.Model, root: Path) -> tuple[Model, Any, Predictions]:
     """Load the model and the holdout, and score it: the part the model and ONNX stages share."""
-    model = load_model(
-        cfg["path"], cfg["format"], hook=cfg["hook"], method=cfg["method"], trusted=cfg["trusted"], root=root
-    )
+    model = load_model(cfg.path, cfg.format, hook=cfg.hook, method=cfg.method, trusted=cfg.trusted, root=root)
     holdout = load_holdout(
-        cfg["holdout"],
-        target=cfg["target"],
-        features=cfg["features"],
-        drop=cfg["drop"],
-        segment_by=cfg["segment_by"],
+        cfg.holdout,
+        target=cfg.target,
+        features=cfg.features,
+        drop=cfg.drop,
+        segment_by=cfg.segment_by,
         root=root,
     )
     try:
@@ -100,9 +97,9 @@ def score_holdout(cfg: Mapping[str, Any], root: Path) -> tuple[Model, Any, Predi
     except ConfigError:
         raise
     except Exception as error:
-        raise ConfigError(f"{model.source} could not score {cfg['holdout']}: {first_line(error)}") from None
-    _check_task(cfg["task"], predictions, model.source)
-    metric_lib.check_labels(holdout.target, predictions, cfg["holdout"])
+        raise ConfigError(f"{model.source} could not score {cfg.holdout}: {first_line(error)}") from None
+    _check_task(cfg.task, predictions, model.source)
+    metric_lib.check_labels(holdout.target, predictions, cfg.holdout)
     return model, holdout, predictions
 
 
@@ -183,7 +180,7 @@ def _summary(
 
 
 def export_onnx(
-    cfg: Mapping[str, Any], *, root: Path, report_dir: Path, double: bool, tolerance: float
+    cfg: settings.Model, *, root: Path, report_dir: Path, double: bool, tolerance: float
 ) -> StageResult:
     """Export to ONNX, score the holdout with both runtimes, and compare."""
     if not configured(cfg):

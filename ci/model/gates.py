@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import msgspec
+
+from ci.core import settings
 from ci.core.errors import ConfigError
 from ci.core.results import Check, Status, group
 from ci.core.text import closest
@@ -45,18 +48,18 @@ class Gate:
 
 
 def gates_from_settings(
-    configured: Mapping[str, Mapping[str, Any]], metrics: list[str], default_mode: str, mode: str | None
+    configured: Mapping[str, settings.Gate], metrics: list[str], default_mode: str, mode: str | None
 ) -> list[Gate]:
     """Gates from ``ci.model.gates``; ``mode`` (the command line's) overrides every gate's."""
     gates = []
-    for name, settings in configured.items():
+    for name, declared in configured.items():
         if name not in metrics:
             known = name in METRICS
             close = closest(name, metrics)
             hint = f"; did you mean {close}?" if close else f"; metrics: {', '.join(metrics)}"
             reason = "is not computed (see ci.model.metrics)" if known else "is not a metric"
             raise ConfigError(f"ci.model.gates.{name}: {name} {reason}{hint}")
-        fields = {k: v for k, v in settings.items() if v is not None}
+        fields = {k: v for k, v in msgspec.structs.asdict(declared).items() if v is not None}
         fields["mode"] = mode or fields.get("mode") or default_mode
         gates.append(Gate(name, **fields))
     return gates

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ci.core import settings
 from ci.core.errors import CheckFailed
 from ci.core.results import Check, Status, group
 from ci.parity.compare import compare, describe_drift, library_drift
@@ -12,7 +13,7 @@ from ci.parity.record import RECORD_AGAIN, Scored
 
 
 def against_record(
-    stored: Mapping[str, Any], dev: Scored, model_sha: str, pcfg: Mapping[str, Any], worst: int
+    stored: Mapping[str, Any], dev: Scored, model_sha: str, pcfg: settings.Parity, worst: int
 ) -> Check:
     """Development against the record: the same bits from the same model; within a tolerance when retrained.
 
@@ -20,21 +21,21 @@ def against_record(
     commit on another machine scores the golden set a few ulps away from the record."""
     when = stored["recorded"]
     if stored["model"]["sha256"] == model_sha:
-        against = compare(Scored.of(stored), dev, float(pcfg["rtol"]), float(pcfg["atol"]), worst)
+        against = compare(Scored.of(stored), dev, pcfg.rtol, pcfg.atol, worst)
         if against.same:
             return Check("recorded", Status.PASSED, f"development predicts what was recorded on {when}")
         return Check(
             "recorded",
             Status.FAILED,
             f"development no longer predicts what this same model did when recorded on {when} "
-            f"(Python {stored.get('python')}): {against.describe(pcfg['rtol'], pcfg['atol'])}; "
+            f"(Python {stored.get('python')}): {against.describe(pcfg.rtol, pcfg.atol)}; "
             "did its libraries change?",
             value=against.max_abs,
-            threshold=pcfg["atol"],
+            threshold=pcfg.atol,
             details=against.__dict__,
         )
-    retrained = pcfg["retrained"]
-    rtol, atol = float(retrained["rtol"]), float(retrained["atol"])
+    retrained = pcfg.retrained
+    rtol, atol = retrained.rtol, retrained.atol
     try:
         against = compare(dev, Scored.of(stored), rtol, atol, worst, "the record")
     except CheckFailed as error:  # another set of classes: nothing to compare row by row
@@ -61,8 +62,8 @@ def against_record(
     )
 
 
-def _beyond(retrained: Mapping[str, Any]) -> Status:
-    return Status.FAILED if retrained["beyond"] == "fail" else Status.WARNED
+def _beyond(retrained: settings.Retrained) -> Status:
+    return Status.FAILED if retrained.beyond == "fail" else Status.WARNED
 
 
 def judge(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ci.core import files
+from ci.core import files, settings
 from ci.core.errors import ConfigError
 from ci.core.files import sha256_file
 from ci.core.text import display
@@ -49,14 +49,14 @@ def environment() -> dict[str, str]:
     return {"python": platform.python_version(), "platform": platform.platform()}
 
 
-def write_sample(mcfg: Mapping[str, Any], golden: Path, rows: int, seed: int, root: Path) -> int:
+def write_sample(mcfg: settings.Model, golden: Path, rows: int, seed: int, root: Path) -> int:
     """Write a deterministic sample of the holdout as the golden set; the number of rows written."""
-    if not mcfg["holdout"]:
+    if not mcfg.holdout:
         raise ConfigError(
             f"ci.parity.golden: {display(golden)} does not exist and ci.model.holdout is not set to sample "
             "it from; set one of them"
         )
-    holdout = root / mcfg["holdout"]
+    holdout = root / mcfg.holdout
     if not holdout.is_file():
         raise ConfigError(f"ci.model.holdout: {display(holdout)}: no such file")
     frame = read_table(holdout)

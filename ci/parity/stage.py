@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ci.core import files
+from ci.core import files, settings
 from ci.core.errors import ConfigError, DsciError
 from ci.core.files import sha256_file
 from ci.core.results import Check, StageResult, Status
@@ -20,27 +19,27 @@ from ci.parity.record import Scored, environment, read_record, record_path, writ
 from ci.parity.report import summary
 
 
-def dev_model(mcfg: Mapping[str, Any], root: Path) -> Model:
+def dev_model(mcfg: settings.Model, root: Path) -> Model:
     """The model as the model stage loads it (and as the image's app does, with the same code)."""
     return load_model(
-        mcfg["path"],
-        mcfg["format"],
-        hook=mcfg["hook"],
-        method=mcfg["method"],
-        trusted=mcfg["trusted"],
+        mcfg.path,
+        mcfg.format,
+        hook=mcfg.hook,
+        method=mcfg.method,
+        trusted=mcfg.trusted,
         root=root,
     )
 
 
-def golden_rows(golden: Path, mcfg: Mapping[str, Any], model: Model) -> list[dict[str, Any]]:
+def golden_rows(golden: Path, mcfg: settings.Model, model: Model) -> list[dict[str, Any]]:
     """The golden set's feature columns, in the model's order, as JSON-ready rows."""
     if not golden.is_file():
         raise ConfigError(f"ci.parity.golden: {display(golden)}: no such file")
     frame = read_table(golden)
-    leave_out = (mcfg["target"], mcfg["segment_by"], *mcfg["drop"])
-    columns = [str(c) for c in feature_columns(frame.columns, features=mcfg["features"], leave_out=leave_out)]
+    leave_out = (mcfg.target, mcfg.segment_by, *mcfg.drop)
+    columns = [str(c) for c in feature_columns(frame.columns, features=mcfg.features, leave_out=leave_out)]
     present = [str(c) for c in frame.columns]
-    for column in mcfg["features"]:
+    for column in mcfg.features:
         if column not in present:
             raise ConfigError(f"{display(golden)} has no column {show(column)} (ci.model.features)")
     expected = getattr(model.estimator, "feature_names_in_", None)
@@ -76,21 +75,21 @@ def score_dev(model: Model, rows: list[dict[str, Any]], golden: Path) -> Scored:
         raise ConfigError(f"{model.source} could not score {display(golden)}: {first_line(error)}") from None
 
 
-def record(pcfg: Mapping[str, Any], mcfg: Mapping[str, Any], *, root: Path) -> StageResult:
+def record(pcfg: settings.Parity, mcfg: settings.Model, *, root: Path) -> StageResult:
     """Score the golden set in development and store the predictions beside it (sampling it if missing)."""
-    golden = root / pcfg["golden"]
+    golden = root / pcfg.golden
     checks = []
     if not golden.is_file():
-        written = write_sample(mcfg, golden, int(pcfg["sample"]), int(pcfg["seed"]), root)
-        message = f"wrote {display(golden)}: {written} rows of {mcfg['holdout']} (seed {pcfg['seed']})"
+        written = write_sample(mcfg, golden, pcfg.sample, pcfg.seed, root)
+        message = f"wrote {display(golden)}: {written} rows of {mcfg.holdout} (seed {pcfg.seed})"
         checks.append(Check("golden", Status.PASSED, message))
     model = dev_model(mcfg, root)
     rows = golden_rows(golden, mcfg, model)
     scored = score_dev(model, rows, golden)
     target = record_path(golden)
     content = {
-        "golden": {"path": pcfg["golden"], "sha256": sha256_file(golden)[0], "rows": len(rows)},
-        "model": {"path": mcfg["path"], "sha256": sha256_file(root / mcfg["path"])[0]},
+        "golden": {"path": pcfg.golden, "sha256": sha256_file(golden)[0], "rows": len(rows)},
+        "model": {"path": mcfg.path, "sha256": sha256_file(root / mcfg.path)[0]},
         "recorded": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         **environment(),
         **scored.to_json(),
@@ -103,21 +102,21 @@ def record(pcfg: Mapping[str, Any], mcfg: Mapping[str, Any], *, root: Path) -> S
 
 
 def check(
-    pcfg: Mapping[str, Any], mcfg: Mapping[str, Any], *, root: Path, report_dir: Path, image: str,
+    pcfg: settings.Parity, mcfg: settings.Model, *, root: Path, report_dir: Path, image: str,
     built_by: str, project: str, engine: Any,
 ) -> StageResult:  # fmt: skip
     """Score the golden set in development and in ``image`` (and the matrix's images), and judge."""
-    golden = root / pcfg["golden"]
+    golden = root / pcfg.golden
     stored = read_record(golden)
     rtol, atol, worst, timeout = (
-        float(pcfg["rtol"]),
-        float(pcfg["atol"]),
-        int(pcfg["worst"]),
-        float(pcfg["timeout"]),
+        pcfg.rtol,
+        pcfg.atol,
+        pcfg.worst,
+        pcfg.timeout,
     )
     image_id = find_image(engine, image, built_by)
     model = dev_model(mcfg, root)
-    model_sha = sha256_file(root / mcfg["path"])[0]
+    model_sha = sha256_file(root / mcfg.path)[0]
     rows = golden_rows(golden, mcfg, model)
     dev = score_dev(model, rows, golden)
     here = environment()
@@ -129,20 +128,20 @@ def check(
     if found["model"]["sha256"] != model_sha:
         raise ConfigError(
             f"{image} serves {found['model']['path']} with sha256 {found['model']['sha256'][:12]}…, but "
-            f"{mcfg['path']} is {model_sha[:12]}…: rebuild the image (`invoke ci.package ci.image`)"
+            f"{mcfg.path} is {model_sha[:12]}…: rebuild the image (`invoke ci.package ci.image`)"
         )
     result = judge(image, dev, found, here, project, rtol, atol, worst)
     checks += result.pop("checks")
     matrix = []
-    for other in pcfg["matrix"]:
+    for other in pcfg.matrix:
         other_id = find_image(engine, other, "build it, or fix ci.parity.matrix")
         seen = score_in_image(engine, other_id, rows, timeout, other)
         judged = judge(other, dev, seen, here, project, rtol, atol, worst)
         checks += [as_warning(c) for c in judged.pop("checks")]
         matrix.append(judged)
     details = {
-        "golden": {"path": pcfg["golden"], "rows": len(rows), "sha256": stored["golden"]["sha256"]},
-        "model": {"path": mcfg["path"], "sha256": model_sha},
+        "golden": {"path": pcfg.golden, "rows": len(rows), "sha256": stored["golden"]["sha256"]},
+        "model": {"path": mcfg.path, "sha256": model_sha},
         "development": here,
         "recorded": {"status": recorded.status.value, "message": recorded.message},
         "tolerance": {"rtol": rtol, "atol": atol},

@@ -33,7 +33,7 @@ _MISSING = object()
 
 
 class Settings:
-    """The validated ``ci:`` tree of an Invoke config, and where each value came from."""
+    """The ``ci:`` settings of an Invoke config, typed once validated, and where each value came from."""
 
     def __init__(self, c: Any) -> None:
         self._context = c
@@ -41,9 +41,10 @@ class Settings:
         # Declared defaults under the settings: Invoke has them already, except for an empty `ci:`.
         self.tree = config.merged(config.defaults(), _plain(c.config.get("ci") or {}))
         self.root = project_root(c.config)
+        self.values: Any = None  # the ci/core/settings.Settings Struct, once validated
 
     def validate(self) -> Settings:
-        config.validate(self.tree, self.where)
+        self.values = config.validate(self.tree, self.where)
         why = _unwritable(self.report_dir)
         if why:
             raise ConfigError(
@@ -53,14 +54,18 @@ class Settings:
         return self
 
     def get(self, key: str, given: Any = None, flag: str | None = None) -> Any:
-        """The command line's value when given (text parsed as the setting's kind), else the config's."""
+        """The command line's value when given (text parsed as the setting's kind), else the config's.
+
+        A section's key (``"model"``) gives its Struct."""
         if given is not None:
             if isinstance(given, str):
                 return config.from_command_line(key, flag or f"--{key.rpartition('.')[2]}", given)
             return given
-        node = self.tree
+        if self.values is None:
+            raise RuntimeError("Settings.get before Settings.validate")
+        node = self.values
         for part in key.split("."):
-            node = node[part]
+            node = getattr(node, part)
         return node
 
     def variable(self, key: str, why: str | None = None) -> str:
@@ -91,12 +96,16 @@ class Settings:
     def runner(self) -> Runner:
         return context_runner(self._context, self.root)
 
-    def section(self, name: str, **given: Any) -> dict[str, Any]:
-        """The settings of ``ci.<name>`` with the command line's values (those not None) laid over them."""
-        found = dict(self.get(name))
-        for key, value in given.items():
-            found[key] = self.get(f"{name}.{key}", value, f"--{key.replace('_', '-')}")
-        return found
+    def section(self, name: str, **given: Any) -> Any:
+        """The Struct of ``ci.<name>`` with the command line's values (those not None) laid over it."""
+        import msgspec
+
+        flags = {
+            key: self.get(f"{name}.{key}", value, f"--{key.replace('_', '-')}")
+            for key, value in given.items()
+            if value is not None
+        }
+        return msgspec.structs.replace(self.get(name), **flags)
 
     def where(self, path: tuple[str, ...]) -> str:
         """Name the file (with line) or environment variable that set ``ci.<path>``."""

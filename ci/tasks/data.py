@@ -12,14 +12,13 @@ from ci.tasks._stage import Stage
 def data_stage(s: Any) -> Any:
     from ci.data import stage
 
-    return stage.check_all(s.get("data"), root=s.root)
+    return stage.check_all(s.section("data"), root=s.root)
 
 
 def pii_stage(s: Any, git: str | None = None) -> Any:
     from ci.data import stage
 
-    cfg = dict(s.get("data"), pii=s.section("data.pii", git=git))
-    return stage.scan_pii(cfg, root=s.root, run=s.runner())
+    return stage.scan_pii(s.section("data", pii=s.section("data.pii", git=git)), root=s.root, run=s.runner())
 
 
 DATA = Stage("data", data_stage)

@@ -15,14 +15,12 @@ def _setup(c: Any, jobs: str | None) -> tuple[Any, Any, list[Any], Any]:
 
     s = Settings(c).validate()
     cfg = s.get("jenkins")
-    listed = jenkins.read_jobs(s.root / (jobs or cfg["jobs"]))
-    if not cfg["url"]:
+    listed = jenkins.read_jobs(s.root / (jobs or cfg.jobs))
+    if not cfg.url:
         raise ConfigError("ci.jenkins.url is not set: name the Jenkins to seed")
     why = "Jenkins needs a user and an API token"
     user, token = s.variable("jenkins.user_env", why), s.secret("jenkins.token_env", why)
-    server = jenkins.Server(
-        cfg["url"], user, token, retries=int(cfg["retries"]), timeout=float(cfg["timeout"])
-    )
+    server = jenkins.Server(cfg.url, user, token, retries=cfg.retries, timeout=cfg.timeout)
     server.check()
     return s, cfg, listed, server
 
@@ -80,7 +78,7 @@ def failures(c, jobs=None):
         if not to:
             raise ConfigError("no one to mail: set ci.notify.recipients, or recipients in the jobs file")
         subject = f"dsci: {len(found)} failing Jenkins job{'s' if len(found) > 1 else ''}"
-        body = jenkins.digest(found, len(listed), cfg["url"], time.time())
+        body = jenkins.digest(found, len(listed), cfg.url, time.time())
         notify.send(mail_cfg, notify.message(mail_cfg, to, subject, body), *mail_login(s))
     for f in found:
         out.write(f"failing: {f.job} #{f.number} since #{f.since_number}")

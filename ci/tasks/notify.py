@@ -18,9 +18,7 @@ def notify_stage(s: Any) -> Any:
     cfg = s.get("notify")
     to = notify.recipients(cfg, s.variable("notify.recipients_env"))
     if not to:
-        return StageResult(
-            "notify", skipped=f"no recipients (ci.notify.recipients, ${cfg['recipients_env']})"
-        )
+        return StageResult("notify", skipped=f"no recipients (ci.notify.recipients, ${cfg.recipients_env})")
     report = s.report_dir / "report.json"
     if not report.is_file():
         return StageResult("notify", skipped=f"no report in {display(s.report_dir)}: no run to tell of")

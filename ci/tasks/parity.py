@@ -14,7 +14,7 @@ def parity_stage(s: Any, record: bool = False, image_ref: str | None = None, **g
     from ci.core.results import StageResult
 
     cfg = s.section("parity", **given)
-    if not cfg["golden"]:
+    if not cfg.golden:
         return StageResult("parity", skipped="no golden set (ci.parity.golden)")
     if not s.get("model.path"):
         return StageResult("parity", skipped="no model file (ci.model.path)")

@@ -18,13 +18,12 @@ NAMES = tuple(stage.name for stage in STAGES)
 
 def check_names(source: str, names: list[str]) -> None:
     """ConfigError for a name that is no stage, naming where it came from and the closest stage."""
-
-    import difflib
+    from ci.core.text import closest
 
     for name in names:
         if name not in NAMES:
-            close = difflib.get_close_matches(name, NAMES, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            close = closest(name, NAMES)
+            hint = f"did you mean {close!r}? " if close else ""
             raise ConfigError(f"{source}: unknown stage {name!r}; {hint}stages: {', '.join(NAMES)}")
 
 

@@ -14,8 +14,8 @@ def push_stage(s: Any) -> Any:
     from ci import image, registry
     from ci.core.results import StageResult
 
-    cfg = dict(s.get("push"), retries=int(s.get("push.retries")))
-    if not cfg["registry"] and cfg["kind"] != "ecr":
+    cfg = s.get("push")
+    if not cfg.registry and cfg.kind != "ecr":
         return StageResult("push", skipped="no registry configured (ci.push.registry)")
     tag = image.built(s.report_dir / "image")["tags"][0]
     user, password = s.variable("push.username_env"), s.secret("push.password_env")

@@ -1,6 +1,7 @@
 import re
 from datetime import datetime, timedelta
 
+import msgspec
 import polars as pl
 import pytest
 
@@ -8,7 +9,9 @@ from benchmarks.data_checks import CHECKS, generate
 from ci.core import config
 from ci.core.errors import CheckFailed, ConfigError
 from ci.core.results import Status
+from ci.core.settings import Data
 from ci.data import contract, declarations, pii, stage
+from ci.data.declarations import Dataset
 
 ROWS = 50_000
 
@@ -16,7 +19,7 @@ ROWS = 50_000
 def run(project, checks, frame=None, name="d.parquet", samples=3, **spec):
     if frame is not None:
         frame.write_csv(project / name) if name.endswith(".csv") else frame.write_parquet(project / name)
-    dataset = {"name": "d", "path": name, "checks": checks, **spec}
+    dataset = msgspec.convert({"name": "d", "path": name, "checks": checks, **spec}, Dataset)
     found, sample_md = contract.run_checks(dataset, "ci.data.datasets[0]", root=project, samples=samples)
     return {c.name: c for c in found}, sample_md
 
@@ -227,7 +230,7 @@ def test_pii_stage_scans_datasets_and_git_files(project):
 
         return Completed(tuple(argv), 0, "a.csv\0b.json\0")
 
-    result = stage.scan_pii(cfg, root=project, run=git)
+    result = stage.scan_pii(msgspec.convert(cfg, Data), root=project, run=git)
     assert sorted(c.details["kind"] for c in result.checks) == ["card", "email"]
     assert result.status is Status.FAILED
 
@@ -300,19 +303,18 @@ def test_settings_refuse_unknown_check_types_and_thresholds_that_are_not_numbers
 
 def test_duplicate_dataset_names_are_refused(project):
     with pytest.raises(ConfigError, match=re.escape("ci.data.datasets[1].name: 'd' is declared twice")):
-        stage.check_all(
-            {"datasets": [{"name": "d", "path": "a"}, {"name": "d", "path": "b"}], "samples": 1}, root=project
-        )
+        declared = {"datasets": [{"name": "d", "path": "a"}, {"name": "d", "path": "b"}], "samples": 1}
+        stage.check_all(msgspec.convert(declared, Data), root=project)
 
 
 def test_no_datasets_skip_the_stage(project):
-    result = stage.check_all({"datasets": [], "samples": 5}, root=project)
+    result = stage.check_all(Data(datasets=[], samples=5), root=project)
     assert result.skipped == "no datasets declared (ci.data.datasets)"
 
 
 def test_a_dataset_without_checks_checked_nothing_and_is_never_green(project):
     result = stage.check_all(
-        {"datasets": [{"name": "d", "path": "d.csv", "checks": []}], "samples": 5}, root=project
+        Data(datasets=[Dataset(name="d", path="d.csv", checks=[])], samples=5), root=project
     )
     assert result.status is Status.SKIPPED
     assert result.skipped == "no checks declared (ci.data.datasets[0].checks)"

@@ -4,6 +4,7 @@ import pytest
 
 from ci import image
 from ci.core.errors import ConfigError, EnvError
+from ci.core.settings import Image, Model
 
 
 @pytest.mark.tool("docker.errors")  # the Python SDK (a `docker` program alone does not count)
@@ -75,7 +76,7 @@ def test_paths_and_urls_in_a_requirements_file_are_refused(project, line):
 
 def test_a_project_that_is_no_package_takes_its_requirements_txt(project):
     (project / "requirements.txt").write_text("pandas\n")
-    settings = {"requirements_file": "", "requirements": ["joblib"]}
+    settings = Image(requirements=["joblib"])
     assert image.requirements_of(settings, project, packaged=False) == [
         ("pandas", "requirements.txt:1"), ("joblib", "ci.image.requirements"),
         ("gunicorn", ""), ("pandas", ""),
@@ -85,21 +86,19 @@ def test_a_project_that_is_no_package_takes_its_requirements_txt(project):
         "numpy", "pyproject.toml: project.dependencies"
     )  # fmt: skip
     with pytest.raises(ConfigError, match=r"^ci\.image\.requirements_file: reqs/ml\.txt: no such file$"):
-        image.requirements_of({**settings, "requirements_file": "reqs/ml.txt"}, project, packaged=False)
+        image.requirements_of(Image(requirements_file="reqs/ml.txt"), project, packaged=False)
 
 
 def test_no_bundle_says_which_task_makes_one(project):
-    settings = {
-        "base": "x",
-        "name": "",
-        "latest": False,
-        "requirements": [],
-        "source": "",
-        "index_url_env": "",
-    }
     with pytest.raises(ConfigError) as caught:
         image.build_image(
-            settings, {}, run=None, root=project, dist=project / "dist", work=project / "w", git={}
+            Image(base="x"),
+            Model(),
+            run=None,
+            root=project,
+            dist=project / "dist",
+            work=project / "w",
+            git={},
         )
     assert str(caught.value) == "no model bundle in dist; `invoke ci.package` makes one"
 

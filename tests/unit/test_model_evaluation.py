@@ -3,15 +3,16 @@ import pickle
 import re
 
 import joblib
+import msgspec
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from ci.core import config
 from ci.core.errors import CheckFailed, ConfigError, EnvError, SecurityError
 from ci.core.process import Completed
 from ci.core.results import Status
+from ci.core.settings import Model
 from ci.model import baseline, evaluation, loading
 
 
@@ -33,15 +34,15 @@ def project(project, frame):
 
 
 def settings(**overrides):
-    cfg = config.defaults()["model"]
-    cfg.update(path="model.joblib", holdout="holdout.csv", target="label", drop=["id"], segment_by="site")
-    cfg["baseline"]["rev"] = ""
-    for key, value in overrides.items():
-        if key.startswith("baseline_"):
-            cfg["baseline"][key.removeprefix("baseline_")] = value
-        else:
-            cfg[key] = value
-    return cfg
+    baseline = {k.removeprefix("baseline_"): v for k, v in overrides.items() if k.startswith("baseline_")}
+    fields = {k: v for k, v in overrides.items() if not k.startswith("baseline_")}
+    return msgspec.convert(
+        {
+            "path": "model.joblib", "holdout": "holdout.csv", "target": "label", "drop": ["id"],
+            "segment_by": "site", "baseline": {"rev": "", **baseline}, **fields,
+        },
+        Model,
+    )  # fmt: skip
 
 
 def no_commands(argv, *, quiet=True):

@@ -2,6 +2,7 @@ import pytest
 
 from ci.core.errors import ConfigError
 from ci.core.results import Status
+from ci.core.settings import Gate as GateSettings
 from ci.model import gates
 from ci.model.gates import Gate, judge
 
@@ -68,7 +69,7 @@ def test_disabled_gate_is_skipped():
 
 
 def test_gates_from_settings_apply_the_modes():
-    configured = {"roc_auc": {"min": 0.9, "mode": None}, "accuracy": {"min": 0.8, "mode": "dry-run"}}
+    configured = {"roc_auc": GateSettings(min=0.9), "accuracy": GateSettings(min=0.8, mode="dry-run")}
     built = {
         g.metric: g for g in gates.gates_from_settings(configured, ["roc_auc", "accuracy"], "enforce", None)
     }
@@ -79,7 +80,9 @@ def test_gates_from_settings_apply_the_modes():
 
 def test_gate_on_an_unknown_metric_suggests_the_closest():
     with pytest.raises(ConfigError) as caught:
-        gates.gates_from_settings({"roc_uac": {"min": 0.9}}, ["roc_auc", "accuracy"], "enforce", None)
+        gates.gates_from_settings(
+            {"roc_uac": GateSettings(min=0.9)}, ["roc_auc", "accuracy"], "enforce", None
+        )
     assert str(caught.value) == "ci.model.gates.roc_uac: roc_uac is not a metric; did you mean roc_auc?"
 
 
@@ -87,7 +90,7 @@ def test_gate_on_a_metric_not_computed_says_so():
     with pytest.raises(
         ConfigError, match=r"^ci.model.gates.rmse: rmse is not computed \(see ci.model.metrics\)"
     ):
-        gates.gates_from_settings({"rmse": {"max": 1}}, ["roc_auc"], "enforce", None)
+        gates.gates_from_settings({"rmse": GateSettings(max=1)}, ["roc_auc"], "enforce", None)
 
 
 def test_overall_verdict_is_the_worst():

@@ -10,6 +10,7 @@ from ci.core.errors import ConfigError
 from ci.core.git import git_state
 from ci.core.process import Completed
 from ci.core.results import Status
+from ci.core.settings import Package
 
 
 @pytest.fixture
@@ -113,7 +114,7 @@ def test_a_pattern_that_matches_nothing_is_a_config_error(model_files):
 
 
 def settings(**overrides):
-    return {"wheel": "false", "isolation": True, "bundle": [], "name": "", "out": "dist", **overrides}
+    return Package(**{"wheel": "false", **overrides})
 
 
 def test_package_stage_writes_the_bundle_and_its_checksum(model_files):

@@ -2,12 +2,14 @@
 
 import json
 
+import msgspec
 import pytest
 
 from ci import parity
 from ci.core.errors import CheckFailed, ConfigError
 from ci.core.files import sha256_file
 from ci.core.results import Status
+from ci.core.settings import Parity, Retrained
 from ci.parity import Scored, compare, container, judge, library_drift
 
 
@@ -137,7 +139,7 @@ def test_the_caret_lines_of_a_traceback_are_not_a_container_s_last_words():
     assert container.last_lines(log) == ["File x", "open(p)", "FileNotFoundError: nope"]
 
 
-PARITY = {"rtol": 0.0, "atol": 0.0, "retrained": {"atol": 1e-9, "rtol": 0.0, "beyond": "warn"}}
+PARITY = Parity(rtol=0.0, atol=0.0, retrained=Retrained(atol=1e-9, rtol=0.0, beyond="warn"))
 
 
 def recorded(scored, model_sha="a" * 64):
@@ -175,7 +177,7 @@ def test_the_same_model_must_reproduce_the_record_to_the_bit():
 def test_a_retrained_model_beyond_the_tolerance_names_rows_and_sizes(beyond, status):
     here = classifier([0, 1, 1], [0.1, 0.9, 0.7])
     there = classifier([0, 1, 0], [0.1, 0.9, 0.4])
-    settings = {**PARITY, "retrained": {**PARITY["retrained"], "beyond": beyond}}
+    settings = msgspec.structs.replace(PARITY, retrained=Retrained(beyond=beyond))
     check = judge.against_record(recorded(there), here, "b" * 64, settings, worst=5)
     assert check.status is status
     assert "1 label flips in 3 rows, 1 rows outside the tolerance" in check.message
