@@ -9,6 +9,7 @@ environment variable and is never printed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -27,10 +28,23 @@ class Synced:
     run: str = ""  # the queued run: its id, state and URL
 
 
-class Clients:
-    """The SDK's git, pipelines and build clients for one organization, with dsci's errors."""
+CHECK_TOKEN = (
+    "check the variable ci.azure.token_env names, and that the token may read code and manage pipelines"
+)
 
-    def __init__(self, organization: str, token: str) -> None:
+
+class Clients:
+    """The SDK's git, pipelines and build clients for one organization (each made when first used), with
+    dsci's errors. A refused ``token`` is named as ``credential``, and the message says what to ``check``."""
+
+    def __init__(
+        self,
+        organization: str,
+        token: str,
+        *,
+        credential: str = "personal access token",
+        check: str = CHECK_TOKEN,
+    ) -> None:
         try:
             from azure.devops.connection import Connection
             from msrest.authentication import BasicAuthentication
@@ -39,11 +53,21 @@ class Clients:
                 "the azure-devops SDK is not installed; install it with `pip install 'dsci[azure]'`"
             ) from None
         self.organization = organization.rstrip("/")
+        self.credential, self.check = credential, check
         connection = Connection(base_url=self.organization, creds=BasicAuthentication("", token))
-        factory = connection.clients_v7_1
-        self.git = self.call("connecting", factory.get_git_client)
-        self.pipelines = self.call("connecting", factory.get_pipelines_client)
-        self.build = self.call("connecting", factory.get_build_client)
+        self._factory = connection.clients_v7_1
+
+    @functools.cached_property
+    def git(self) -> Any:
+        return self.call("connecting", self._factory.get_git_client)
+
+    @functools.cached_property
+    def pipelines(self) -> Any:
+        return self.call("connecting", self._factory.get_pipelines_client)
+
+    @functools.cached_property
+    def build(self) -> Any:
+        return self.call("connecting", self._factory.get_build_client)
 
     def call(self, what: str, action: Callable[[], Any]) -> Any:
         from azure.devops import exceptions
@@ -52,10 +76,8 @@ class Clients:
         try:
             return action()
         except exceptions.AzureDevOpsAuthenticationError:
-            raise ConfigError(
-                f"Azure DevOps at {self.organization} refused the personal access token while {what}: check "
-                "the variable ci.azure.token_env names, and that the token may read code and manage pipelines"
-            ) from None
+            refused = f"refused the {self.credential} while {what}"
+            raise ConfigError(f"Azure DevOps at {self.organization} {refused}: {self.check}") from None
         except exceptions.AzureDevOpsServiceError as error:
             raise ConfigError(f"Azure DevOps, {what}: {first_line(error)}") from None
         except (exceptions.AzureDevOpsClientRequestError, ClientRequestError) as error:

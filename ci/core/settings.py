@@ -388,6 +388,26 @@ class Azure(Section):
     )
 
 
+class Report(Section):
+    """ci.report: the run's report as one comment on the build's pull request."""
+
+    github_token_env: Annotated[
+        str,
+        about(
+            "Environment variable holding a GitHub token that may comment on pull requests "
+            "(the workflow's GITHUB_TOKEN, with pull-requests: write)."
+        ),
+    ] = "GITHUB_TOKEN"
+    azure_token_env: Annotated[
+        str,
+        about(
+            "Environment variable holding an Azure DevOps token that may comment on pull requests "
+            "(System.AccessToken, mapped into the step)."
+        ),
+    ] = "SYSTEM_ACCESSTOKEN"
+    retries: HttpRetries = 3
+
+
 class Settings(Section):
     """dsci's settings: the ci key of invoke.yaml."""
 
@@ -404,3 +424,4 @@ class Settings(Section):
     notify: Notify = fresh(Notify())
     jenkins: Jenkins = fresh(Jenkins())
     azure: Azure = fresh(Azure())
+    report: Report = fresh(Report())

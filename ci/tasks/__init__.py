@@ -17,6 +17,7 @@ from ci.tasks import (
     pipeline,
     push,
     quality,
+    report,
     templates,
 )
 
@@ -38,5 +39,6 @@ def collection(*, declare_defaults: bool = True) -> Collection:
     ns.add_collection(Collection("model", model.evaluate, model.export))
     ns.add_collection(Collection("jenkins", jenkins.seed, jenkins.failures))
     ns.add_collection(Collection("azure", azure.sync))
+    ns.add_collection(Collection("report", report.publish))
     ns.configure({"ci": config.defaults() if declare_defaults else None})
     return ns

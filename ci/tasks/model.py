@@ -10,10 +10,15 @@ from ci.tasks._stage import Stage
 
 
 def model_stage(s: Any, mode: str | None = None, update_baseline: bool = False, **given: Any) -> Any:
-    from ci.model import evaluation
+    import msgspec
 
+    from ci.core.environment import detect
+    from ci.model import evaluation
+    from ci.pullrequest.find import follow_build
+
+    cfg = s.section("model", **given)
     return evaluation.evaluate(
-        s.section("model", **given),
+        msgspec.structs.replace(cfg, baseline=follow_build(cfg.baseline, detect().environ)),
         run=s.runner(),
         root=s.root,
         report_dir=s.report_dir,

@@ -11,6 +11,7 @@ def call(Map config = [:]) {
     String requirement = config.get('requirement', 'dsci[all]')
     String image = config.get('image', '')  // run the stages in this Docker image (the sandbox); '' runs on the agent
     String credentials = config.get('registryCredentials', '')
+    String reportCredentials = config.get('reportCredentials', '')  // a secret text: a token that may comment
 
     pipeline {
         agent any
@@ -48,6 +49,16 @@ def call(Map config = [:]) {
             always {
                 junit allowEmptyResults: true, testResults: 'build/ci/junit.xml'
                 archiveArtifacts artifacts: 'build/ci/**', allowEmptyArchive: true, fingerprint: true
+                script {
+                    if (env.CHANGE_ID && reportCredentials) {  // a pull request's build: one comment on it
+                        withCredentials([string(credentialsId: reportCredentials, variable: 'DSCI_REPORT_TOKEN')]) {
+                            withEnv(['INVOKE_CI_REPORT_GITHUB_TOKEN_ENV=DSCI_REPORT_TOKEN',
+                                     'INVOKE_CI_REPORT_AZURE_TOKEN_ENV=DSCI_REPORT_TOKEN']) {
+                                dsciRun(image, credentials, '.venv/bin/invoke ci.report.publish')
+                            }
+                        }
+                    }
+                }
             }
             failure {
                 script {

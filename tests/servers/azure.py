@@ -3,9 +3,12 @@
 No Azure DevOps server can run here. This one answers the SDK's discovery
 (OPTIONS /_apis with the resource locations, GET /_apis/resourceAreas, empty as
 on-premises servers answer, so every client uses the organization's URL), and
-the endpoints used: a Git repository, the pipelines list, create and run, and
-a build definition's get and update. A personal access token is enforced as
-basic auth with an empty user; every write is counted.
+the endpoints used: a Git repository, the pipelines list, create and run, a
+build definition's get and update, and a pull request with its comment
+threads (list, create, edit a comment) and attachments (list, upload; a name
+already taken is refused). A personal access token is enforced as
+basic auth with an empty user; every write is counted; ``faults`` makes coming
+requests answer 503.
 """
 
 from __future__ import annotations
@@ -42,6 +45,31 @@ LOCATIONS = [
         "{project}/_apis/pipelines/{pipelineId}/{resource}/{runId}",
     ),
     (
+        "9946fd70-0d40-406e-b686-b4744cbbcc37",
+        "git",
+        "pullRequests",
+        "{project}/_apis/git/repositories/{repositoryId}/{resource}/{pullRequestId}",
+    ),
+    (
+        "ab6e2e5d-a0b7-4153-b64a-a4efe0d49449",
+        "git",
+        "pullRequestThreads",
+        "{project}/_apis/git/repositories/{repositoryId}/pullRequests/{pullRequestId}/threads/{threadId}",
+    ),
+    (
+        "965a3ec7-5ed8-455a-bdcb-835a5ea7fe7b",
+        "git",
+        "pullRequestThreadComments",
+        "{project}/_apis/git/repositories/{repositoryId}/pullRequests/{pullRequestId}/threads/{threadId}"
+        "/comments/{commentId}",
+    ),
+    (
+        "965d9361-878b-413b-a494-45d5b5fd8ab7",
+        "git",
+        "pullRequestAttachments",
+        "{project}/_apis/git/repositories/{repositoryId}/pullRequests/{pullRequestId}/attachments/{fileName}",
+    ),
+    (
         "dbeaf647-6167-421a-bda9-c9327b25e2e6",
         "build",
         "definitions",
@@ -51,7 +79,7 @@ LOCATIONS = [
 
 
 class FakeAzureDevOps(LoopbackServer):
-    METHODS = ("OPTIONS", "GET", "POST", "PUT")
+    METHODS = ("OPTIONS", "GET", "POST", "PUT", "PATCH")
 
     def __init__(
         self, organization: str = "contoso", project: str = "clinic", token: str = "pat-123"
@@ -61,12 +89,24 @@ class FakeAzureDevOps(LoopbackServer):
         self.definitions: dict[int, dict[str, Any]] = {}
         self.runs: list[dict[str, Any]] = []
         self.writes: list[tuple[str, str]] = []
+        self.pulls: dict[int, dict[str, Any]] = {}
+        self.threads: dict[int, list[dict[str, Any]]] = {}
+        self.attachments: dict[int, dict[str, bytes]] = {}
+        self.faults = 0  # coming requests that answer 503
         super().__init__()
         self.url = f"http://127.0.0.1:{self.port}/{organization}"
 
+    def open_pull(self, number: int, status: str = "active") -> None:
+        repository = {"id": self.repositories[self.project], "name": self.project}
+        self.pulls[number] = {"pullRequestId": number, "status": status, "repository": repository}
+
     def _serve(self, request: BaseHTTPRequestHandler, method: str) -> None:
-        length = int(request.headers.get("Content-Length") or 0)
-        body = json.loads(request.rfile.read(length) or b"null") if length else None
+        raw = _body(request)
+        body = json.loads(raw) if raw and "json" in request.headers.get("Content-Type", "") else raw or None
+        with self._lock:
+            failing, self.faults = self.faults > 0, max(self.faults - 1, 0)
+        if failing:
+            return self._send(request, 503, None)
         expected = "Basic " + base64.b64encode(f":{self.token}".encode()).decode()
         if request.headers.get("Authorization") != expected:
             return self._send(
@@ -114,6 +154,10 @@ class FakeAzureDevOps(LoopbackServer):
             self.runs.append(run)
             self.writes.append(("run", found.group(1)))
             return self._send(request, 200, run)
+        if found := re.fullmatch(r"git/repositories/([^/]+)/pullRequests/(\d+)(/.*)?", rest):
+            return self._pull_request(
+                request, method, found.group(1), int(found.group(2)), found.group(3), body
+            )
         if found := re.fullmatch(r"build/definitions/(\d+)", rest):
             definition = self.definitions.get(int(found.group(1)))
             if definition is None:
@@ -133,6 +177,56 @@ class FakeAzureDevOps(LoopbackServer):
                 self.writes.append(("update", found.group(1)))
                 return self._send(request, 200, definition)
         return self._send(request, 404, {"message": f"no route {method} {path}"})
+
+    def _pull_request(
+        self, request, method: str, repository: str, number: int, rest: str | None, body: Any
+    ) -> None:
+        pull = self.pulls.get(number)
+        if repository not in (*self.repositories, *self.repositories.values()) or pull is None:
+            return self._send(
+                request, 404, {"message": f"TF401180: The requested pull request {number} was not found"}
+            )
+        threads = self.threads.setdefault(number, [])
+        attached = self.attachments.setdefault(number, {})
+        base = (
+            f"{self.url}/{self.project}/_apis/git/repositories/{repository}/pullRequests/{number}/attachments"
+        )
+        if rest == "/attachments" and method == "GET":
+            listed = [{"displayName": name, "url": f"{base}/{name}"} for name in attached]
+            return self._send(request, 200, {"count": len(listed), "value": listed})
+        if method == "POST" and (found := re.fullmatch(r"/attachments/([^/]+)", rest)):
+            name = found.group(1)
+            if name in attached:
+                return self._send(
+                    request, 409, {"message": f"TF401027: the attachment {name} already exists"}
+                )
+            attached[name] = body
+            self.writes.append(("attachment", name))
+            return self._send(
+                request, 201, {"displayName": name, "url": f"{base}/{name}", "id": len(attached)}
+            )
+        if not rest and method == "GET":
+            return self._send(request, 200, pull)
+        if rest == "/threads" and method == "GET":
+            return self._send(request, 200, {"count": len(threads), "value": threads})
+        if rest == "/threads" and method == "POST":
+            comments = [
+                {**c, "id": i + 1, "isDeleted": False} for i, c in enumerate(body.get("comments") or [])
+            ]
+            thread = {"id": 100 + sum(len(t) for t in self.threads.values()), "comments": comments,
+                      "status": body.get("status")}  # fmt: skip
+            threads.append(thread)
+            self.writes.append(("thread", str(thread["id"])))
+            return self._send(request, 200, thread)
+        if method == "PATCH" and (found := re.fullmatch(r"/threads/(\d+)/comments/(\d+)", rest or "")):
+            thread = next((t for t in threads if t["id"] == int(found.group(1))), None)
+            comment = thread and next((c for c in thread["comments"] if c["id"] == int(found.group(2))), None)
+            if not comment:
+                return self._send(request, 404, {"message": "TF401181: the comment was not found"})
+            comment["content"] = body["content"]
+            self.writes.append(("comment", found.group(1)))
+            return self._send(request, 200, comment)
+        return self._send(request, 404, {"message": f"no route {method} pullRequests{rest}"})
 
     def _create(self, request, body: dict[str, Any]) -> None:
         configuration = body.get("configuration") or {}
@@ -170,6 +264,18 @@ class FakeAzureDevOps(LoopbackServer):
         request.send_header("Content-Length", str(len(body)))
         request.end_headers()
         request.wfile.write(body)
+
+
+def _body(request: BaseHTTPRequestHandler) -> bytes:
+    """The request's body, sent whole or in chunks (the SDK streams an attachment's file)."""
+    if request.headers.get("Transfer-Encoding", "").lower() != "chunked":
+        return request.rfile.read(int(request.headers.get("Content-Length") or 0))
+    chunks = []
+    while size := int(request.rfile.readline().split(b";")[0], 16):
+        chunks.append(request.rfile.read(size))
+        request.rfile.readline()
+    request.rfile.readline()
+    return b"".join(chunks)
 
 
 def _location(location_id: str, area: str, resource: str, template: str) -> dict[str, Any]:

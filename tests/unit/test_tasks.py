@@ -50,6 +50,7 @@ def test_collection_declares_every_default_and_the_tasks():
         "data.pii": [],
         "model.evaluate": ["model"],
         "model.export": [],
+        "report.publish": [],
     }
     assert ns.configuration()["ci"]["test"]["paths"] == ["tests"]
 

@@ -1,0 +1,115 @@
+"""dsci's comment on a GitHub pull request, through the REST API with requests.
+
+Comments are listed page by page (the Link header), dsci's is found by its
+marker and edited, or created when there is none; a comment whose marker a
+person removed is theirs and left alone. 5xx answers and dropped connections
+are retried with backoff, an exhausted rate limit is waited out when the wait
+is short; the token is sent, never shown.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ci.core.errors import ConfigError, EnvError
+from ci.core.retries import Transient, with_retries
+from ci.pullrequest.find import PullRequest
+
+LONGEST_WAIT = 60.0  # seconds: a rate limit that resets later than this fails the step instead
+SCOPE = (
+    "give it `pull-requests: write` (the workflow's permissions) or, for a personal token, "
+    "the `repo` scope (`public_repo` for a public repository)"
+)
+
+
+class GitHub:
+    def __init__(self, pr: PullRequest, token: str, *, token_env: str, retries: int) -> None:
+        import requests
+
+        self.pr, self.token_env, self.retries = pr, token_env, retries
+        self.session = requests.Session()
+        self.session.headers.update({
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        })  # fmt: skip
+        self.repo = f"{pr.api.rstrip('/')}/repos/{pr.repository}"
+
+    def state(self) -> str:
+        """The pull request's state: "open", or "closed"."""
+        return self.call("GET", f"{self.repo}/pulls/{self.pr.number}", "reading the pull request")["state"]
+
+    def attach(self, images: Mapping[str, Path]) -> dict[str, str]:
+        """GitHub's API takes no images for a comment: the plots stay in the run's artifacts, linked."""
+        return {}
+
+    def publish(self, body: str, marker: str) -> tuple[str, str]:
+        """("created" | "updated", the comment's URL): dsci's comment edited, or made when there is none."""
+        ours = next((c for c in self.comments() if marker in (c.get("body") or "")), None)
+        if ours is None:
+            made = self.call("POST", f"{self.repo}/issues/{self.pr.number}/comments", "commenting", body=body)
+            return "created", made.get("html_url", "")
+        url = f"{self.repo}/issues/comments/{ours['id']}"
+        edited = self.call("PATCH", url, "editing the comment", body=body)
+        return "updated", edited.get("html_url", "")
+
+    def comments(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        url: str | None = f"{self.repo}/issues/{self.pr.number}/comments?per_page=100"
+        while url:
+            page, url = self.call("GET", url, "listing the comments", paged=True)
+            found += page
+        return found
+
+    def call(self, method: str, url: str, what: str, *, body: str | None = None, paged: bool = False) -> Any:
+        import requests
+
+        def attempt() -> requests.Response:
+            try:
+                answer = self.session.request(
+                    method, url, json=None if body is None else {"body": body}, timeout=30
+                )
+            except requests.RequestException as error:
+                raise Transient(f"{type(error).__name__}") from None
+            if answer.status_code >= 500:
+                raise Transient(f"HTTP {answer.status_code}")
+            if answer.status_code in (403, 429) and _rate_limited(answer):
+                wait = _wait(answer)
+                if wait > LONGEST_WAIT:
+                    raise EnvError(
+                        f"GitHub, {what}: rate limit exhausted for {wait:.0f} s more; run the step later"
+                    )
+                time.sleep(wait)
+                raise Transient("rate limit exhausted")
+            return answer
+
+        answer = with_retries(attempt, tries=self.retries, what=f"GitHub, {what} on {self.pr.describe()},")
+        if answer.status_code == 401:
+            raise ConfigError(f"GitHub refused the token in {self.token_env} while {what}: is it valid?")
+        if answer.status_code == 403:
+            raise ConfigError(
+                f"the token in {self.token_env} may not comment on {self.pr.describe()}: {SCOPE}"
+            )
+        if answer.status_code == 404:
+            raise ConfigError(
+                f"GitHub has no {self.pr.describe()} at {self.pr.api}, or the token in {self.token_env} "
+                "may not see it"
+            )
+        if not answer.ok:
+            raise EnvError(f"GitHub, {what}: HTTP {answer.status_code}: {answer.text[:200]}")
+        data = answer.json()
+        return (data, answer.links.get("next", {}).get("url")) if paged else data
+
+
+def _rate_limited(answer: Any) -> bool:
+    return answer.headers.get("X-RateLimit-Remaining") == "0" or "Retry-After" in answer.headers
+
+
+def _wait(answer: Any) -> float:
+    """Seconds until GitHub takes calls again: Retry-After, else the rate limit's reset time."""
+    if "Retry-After" in answer.headers:
+        return float(answer.headers["Retry-After"])
+    return max(float(answer.headers.get("X-RateLimit-Reset", time.time())) - time.time(), 0.0) + 0.5
