@@ -137,9 +137,10 @@ def build_distributions(run: Runner, root: Path, out: Path, isolation: bool) -> 
 
 def package(
     cfg: settings.Package, *, run: Runner, root: Path, out: Path, metrics_file: Path, config_digest: str,
-    model_path: str,
+    model_path: str, git: Mapping[str, Any] | None = None,
 ) -> StageResult:  # fmt: skip
-    """The package stage: distributions when the project is a package, then the bundle."""
+    """The package stage: distributions when the project is a package, then the bundle, stamped with
+    ``git`` (the run's build stamp; computed here when not given)."""
     checks, artifacts = [], []
     patterns = cfg.bundle or ([model_path] if model_path else [])
     files = bundle_files(patterns, root)  # before the build: a wrong pattern need not wait for it
@@ -154,7 +155,7 @@ def package(
         return StageResult(
             "package", skipped="nothing to package: no Python package, no model (ci.package.bundle)"
         )
-    git = git_state(run)
+    git = git or git_state(run)
     measured = json.loads(metrics_file.read_text()) if metrics_file.is_file() else None
     metrics = None if measured is None else {k: measured.get(k) for k in ("metrics", "segments")}
     name = cfg.name or root.resolve().name

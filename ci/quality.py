@@ -20,17 +20,21 @@ COVERAGE = "pip install coverage"
 _TESTS_FAILED, _INTERRUPTED, _INTERNAL_ERROR, _USAGE_ERROR, _NO_TESTS = 1, 2, 3, 4, 5
 
 
+# Notebooks are the notebooks stage's: it lints them too, naming the cell of each finding.
+NOT_NOTEBOOKS = ("--extend-exclude", "*.ipynb")
+
+
 def lint(paths: Sequence[str], *, check_format: bool, run: Runner, root: Path) -> StageResult:
-    """``ruff check`` (each finding a failed check) and optionally ``ruff format --check``."""
+    """``ruff check`` (each finding a failed check) and optionally ``ruff format --check``; no notebooks."""
     ruff = python_module("ruff", RUFF)
-    found = run([*ruff, "check", "--output-format", "json", *paths])
+    found = run([*ruff, "check", *NOT_NOTEBOOKS, "--output-format", "json", *paths])
     _refuse_ruff_error(found, "ci.lint.paths")
     findings = json.loads(found.stdout or "[]")
     checks = [_finding(item, root) for item in findings]
     if not checks:
         checks.append(Check("ruff check", Status.PASSED, f"no findings in {', '.join(paths)}"))
     if check_format:
-        formatted = run([*ruff, "format", "--check", *paths])
+        formatted = run([*ruff, "format", "--check", *NOT_NOTEBOOKS, *paths])
         _refuse_ruff_error(formatted, "ci.lint.paths")
         unformatted = [
             line.removeprefix("Would reformat:").strip()

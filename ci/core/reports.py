@@ -15,6 +15,7 @@ from typing import Any
 
 from ci.core import files
 from ci.core.results import Check, Run, StageResult, Status
+from ci.core.text import plain
 
 REPORT_FORMAT = 1
 MAX_ROWS = 50  # checks listed per stage in summary.md; report.json has all
@@ -26,7 +27,6 @@ _ICONS = {
     Status.SKIPPED: "⏭️",
 }
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def load(report_dir: Path) -> Run:
@@ -129,7 +129,7 @@ def _testcase(stage: StageResult, check: Check) -> Any:
 
 
 def _xml_text(text: str) -> str:
-    return _XML_ILLEGAL.sub("", _ANSI.sub("", text))
+    return _XML_ILLEGAL.sub("", plain(text))
 
 
 # Markdown summary ------------------------------------------------------------
@@ -201,5 +201,5 @@ def _fmt(value: Any) -> str:
 
 
 def _cell(text: str) -> str:
-    first = _ANSI.sub("", str(text)).strip().splitlines()[:1]
+    first = plain(str(text)).strip().splitlines()[:1]
     return (first[0] if first else "").replace("|", "\\|")[:200]

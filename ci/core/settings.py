@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct, field
 
-from ci.data.declarations import Dataset
+from ci.data.declarations import Dataset, Scalar
 
 TASKS = ("binary", "multiclass", "regression")
 GATE_MODES = ("enforce", "dry-run", "disabled")
@@ -59,6 +59,18 @@ class All(Section):
     skip: Annotated[list[str], about("Stages that ci.all leaves out (ci.all --skip).")] = []
 
 
+class Git(Section):
+    """ci.git: the repository a build starts from."""
+
+    max_file_mb: Annotated[
+        float, about("A file of HEAD larger than this, in MB, must be kept in Git LFS; 0 turns it off.", ge=0)
+    ] = 10
+    submodules: Annotated[
+        bool, about("Submodules initialised, at the pinned commit, and that commit on the remote branch.")
+    ] = True
+    conflict_markers: Annotated[bool, about("Fail on merge-conflict markers left in tracked files.")] = True
+
+
 class Lint(Section):
     """ci.lint: ruff."""
 
@@ -84,6 +96,32 @@ class Pii(Section):
     """ci.data.pii: the scan for personal data."""
 
     git: Annotated[bool, about("ci.data.pii also scans every CSV, Parquet and JSON file git tracks.")] = False
+
+
+class Notebooks(Section):
+    """ci.notebooks: Jupyter notebooks without outputs, free of personal data, linted, run when asked."""
+
+    paths: Annotated[
+        list[str], about("Folders (or notebooks) whose .ipynb files git tracks are checked.")
+    ] = fresh(["."])
+    keep_metadata: Annotated[
+        list[str],
+        about(
+            "Metadata nbstripout would strip that the team keeps, e.g. cell.metadata.collapsed "
+            "(ci.notebooks.setup gives the git filter the same)."
+        ),
+    ] = []
+    lint: Annotated[bool, about("ruff checks the notebooks' code, each finding naming its cell.")] = True
+    execute: Annotated[
+        list[str], about("Notebooks (paths or globs) run top to bottom in a fresh kernel, with nbclient.")
+    ] = []
+    timeout: Annotated[int, about("Seconds a cell may run before the notebook is stopped.", ge=1)] = 600
+    kernel: Annotated[str, about("The kernel to run them in; empty: each notebook's own, else python3.")] = ""
+    parameters: Annotated[
+        dict[str, Scalar],
+        about("Values set in a cell after the one tagged parameters, as papermill injects them."),
+        Meta(extra_json_schema={"x-what": "names"}),
+    ] = {}
 
 
 class Data(Section):
@@ -413,8 +451,10 @@ class Settings(Section):
 
     report_dir: Annotated[str, about("Folder for report.json, junit.xml, summary.md and plots.")] = "build/ci"
     all: All = fresh(All())
+    git: Git = fresh(Git())
     lint: Lint = fresh(Lint())
     test: Test = fresh(Test())
+    notebooks: Notebooks = fresh(Notebooks())
     data: Data = fresh(Data())
     model: Model = fresh(Model())
     package: Package = fresh(Package())

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable
 from typing import Any
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def closest(word: str, choices: Iterable[str]) -> str | None:
@@ -22,6 +25,11 @@ def show(value: Any) -> str:
         return json.dumps(value)
     except (TypeError, ValueError):
         return repr(value)
+
+
+def plain(text: str) -> str:
+    """``text`` without terminal colours (the escapes tools such as IPython write)."""
+    return _ANSI.sub("", text)
 
 
 def display(path: str | os.PathLike[str]) -> str:

@@ -8,9 +8,11 @@ from ci.core import config
 from ci.tasks import (
     azure,
     data,
+    git,
     image,
     jenkins,
     model,
+    notebooks,
     notify,
     package,
     parity,
@@ -26,6 +28,7 @@ def collection(*, declare_defaults: bool = True) -> Collection:
     """A fresh ``ci`` collection, with every setting's default declared (unless told not to)."""
     ns = Collection("ci")
     ns.add_task(pipeline.all_)
+    ns.add_task(git.git_)
     ns.add_task(quality.lint)
     ns.add_task(quality.test)
     ns.add_task(package.package)
@@ -37,6 +40,7 @@ def collection(*, declare_defaults: bool = True) -> Collection:
     ns.add_task(notify.notify)
     ns.add_collection(Collection("data", data.check, data.pii))
     ns.add_collection(Collection("model", model.evaluate, model.export))
+    ns.add_collection(Collection("notebooks", notebooks.check, notebooks.setup))
     ns.add_collection(Collection("jenkins", jenkins.seed, jenkins.failures))
     ns.add_collection(Collection("azure", azure.sync))
     ns.add_collection(Collection("report", report.publish))

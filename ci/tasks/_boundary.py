@@ -42,6 +42,7 @@ class Settings:
         self.tree = config.merged(config.defaults(), _plain(c.config.get("ci") or {}))
         self.root = project_root(c.config)
         self.values: Any = None  # the ci/core/settings.Settings Struct, once validated
+        self._stamp: dict[str, Any] | None = None
 
     def validate(self) -> Settings:
         self.values = config.validate(self.tree, self.where)
@@ -95,6 +96,15 @@ class Settings:
 
     def runner(self) -> Runner:
         return context_runner(self._context, self.root)
+
+    def stamp(self) -> dict[str, Any]:
+        """The run's build stamp (commit, dirty, time): read from git once, so every artifact of one run
+        carries the same; the git stage, first in ci.all, reads it before any stage writes a file."""
+        if self._stamp is None:
+            from ci.core.git import git_state
+
+            self._stamp = git_state(self.runner())
+        return self._stamp
 
     def section(self, name: str, **given: Any) -> Any:
         """The Struct of ``ci.<name>`` with the command line's values (those not None) laid over it."""

@@ -12,7 +12,6 @@ from ci.tasks._stage import Stage
 
 def image_stage(s: Any) -> Any:
     from ci import image
-    from ci.core.git import git_state
     from ci.core.results import StageResult
 
     if not (s.get("model.path") or s.get("package.bundle")):
@@ -28,7 +27,7 @@ def image_stage(s: Any) -> Any:
         root=s.root,
         dist=s.root / s.get("package.out"),
         work=s.report_dir / "image",
-        git=git_state(run),
+        git=s.stamp(),
         smoke_rows=next((t for t in tables if t.is_file()), None),
         index_url=index_url,
         stream=sys.stdout,

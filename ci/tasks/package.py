@@ -24,6 +24,7 @@ def package_stage(s: Any) -> Any:
         metrics_file=s.report_dir / "metrics.json",
         config_digest=hashlib.sha256(settings).hexdigest(),
         model_path=s.get("model.path"),
+        git=s.stamp(),
     )
 
 

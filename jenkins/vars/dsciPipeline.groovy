@@ -7,7 +7,7 @@
 // Every stage calls one Invoke task; see dsciPipeline.txt for the options.
 
 def call(Map config = [:]) {
-    List stages = config.get('stages', ['lint', 'test', 'data', 'model', 'onnx', 'package', 'image', 'push', 'parity'])
+    List stages = config.get('stages', ['git', 'lint', 'test', 'notebooks', 'data', 'model', 'onnx', 'package', 'image', 'push', 'parity'])
     String requirement = config.get('requirement', 'dsci[all]')
     String image = config.get('image', '')  // run the stages in this Docker image (the sandbox); '' runs on the agent
     String credentials = config.get('registryCredentials', '')

@@ -33,10 +33,17 @@ def test_all_passes_on_the_example_and_prints_its_summary(example, invoke):
     summary = (example / "build" / "ci" / "summary.md").read_text()
     assert summary.startswith("## dsci: ✅ passed")
     report = json.loads((example / "build" / "ci" / "report.json").read_text())
-    coverage = next(c for c in report["stages"][1]["checks"] if c["name"] == "coverage")
+    coverage = next(c for c in report["stages"][2]["checks"] if c["name"] == "coverage")
     assert coverage["status"] == "passed" and coverage["threshold"] == 80 and coverage["value"] >= 80
     cases = junit_cases(example)
-    assert list(cases) == ["lint", "test", "data", "model", "onnx", "package", "image", "push", "parity"]
+    assert list(cases) == [
+        "git", "lint", "test", "notebooks", "data", "model", "onnx", "package", "image", "push", "parity",
+    ]  # fmt: skip
+    assert {case.name for case in cases["notebooks"]} >= {
+        "notebooks/explore.ipynb",
+        "run notebooks/explore.ipynb",
+    }
+    assert all(case.is_passed for case in cases["notebooks"])  # stripped, linted, and run in a fresh kernel
     assert all(case.is_passed for case in cases["data"]) and len(cases["data"]) == 16
     assert all(case.is_passed for case in cases["test"])
     assert {"test_model_separates_malignant_from_benign", "coverage"} <= {c.name for c in cases["test"]}
@@ -68,7 +75,7 @@ def test_lint_finding_stops_the_pipeline_before_tests(example, invoke):
     assert done.returncode == 1
     assert "clinic/extra.py:1: error: F401" in done.stdout
     report = json.loads((example / "build" / "ci" / "report.json").read_text())
-    assert [s["status"] for s in report["stages"]] == ["failed"] + ["skipped"] * 8
+    assert [s["status"] for s in report["stages"]] == ["passed", "failed"] + ["skipped"] * 9
 
 
 def test_in_github_actions_output_is_grouped_annotated_and_summarised(example, invoke, tmp_path):
@@ -79,7 +86,7 @@ def test_in_github_actions_output_is_grouped_annotated_and_summarised(example, i
     )
     assert done.returncode == 1
     lines = done.stdout.splitlines()
-    assert "::group::[1/9] lint" in lines and "::group::[2/9] test" in lines
+    assert "::group::[2/11] lint" in lines and "::group::[3/11] test" in lines
     assert any(line.startswith("::error file=clinic/extra.py,line=1,title=F401::") for line in lines)
     assert step_summary.read_text().startswith("## dsci: ❌ failed")
 

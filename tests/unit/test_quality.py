@@ -58,7 +58,20 @@ def test_lint_turns_each_ruff_finding_into_a_failed_check_with_file_and_line():
         ("syntax-error", "b.py", 1, "bad"),
     ]
     assert run.calls == [
-        ([sys.executable, "-m", "ruff", "check", "--output-format", "json", "a.py", "b.py"], True)
+        (
+            [
+                sys.executable,
+                "-m",
+                "ruff",
+                "check",
+                *quality.NOT_NOTEBOOKS,
+                "--output-format",
+                "json",
+                "a.py",
+                "b.py",
+            ],
+            True,
+        )
     ]
 
 
@@ -67,7 +80,7 @@ def test_lint_passes_clean_code_and_checks_formatting():
     result = quality.lint(["."], check_format=True, run=run, root=quality.Path("/repo"))
     assert result.status is Status.PASSED
     assert [c.name for c in result.checks] == ["ruff check", "ruff format"]
-    assert run.calls[1][0][3:] == ["format", "--check", "."]
+    assert run.calls[1][0][3:] == ["format", "--check", *quality.NOT_NOTEBOOKS, "."]
 
 
 def test_lint_fails_each_file_that_would_be_reformatted():

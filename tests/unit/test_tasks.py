@@ -20,8 +20,8 @@ def ruff(*args):
 def clean():
     """ruff finding nothing; fresh each time, as MockContext consumes what it is given."""
     return {
-        ruff("check", "--output-format", "json", "."): Result("[]"),
-        ruff("format", "--check", "."): Result(""),
+        ruff("check", "--extend-exclude", "*.ipynb", "--output-format", "json", "."): Result("[]"),
+        ruff("format", "--check", "--extend-exclude", "*.ipynb", "."): Result(""),
     }
 
 
@@ -34,6 +34,7 @@ def test_collection_declares_every_default_and_the_tasks():
     assert ns.name == "ci"
     assert ns.task_names == {
         "all": [],
+        "git": [],
         "lint": [],
         "test": [],
         "package": [],
@@ -50,6 +51,8 @@ def test_collection_declares_every_default_and_the_tasks():
         "data.pii": [],
         "model.evaluate": ["model"],
         "model.export": [],
+        "notebooks.check": ["notebooks"],
+        "notebooks.setup": [],
         "report.publish": [],
     }
     assert ns.configuration()["ci"]["test"]["paths"] == ["tests"]
@@ -62,8 +65,8 @@ def test_stage_list_follows_the_pipeline_order():
 
 def test_lint_task_runs_ruff_on_configured_paths_and_writes_reports(context, project, capsys):
     c = context("ci:\n  lint:\n    paths: [src, tests]\n", run={
-        ruff("check", "--output-format", "json", "src", "tests"): Result("[]"),
-        ruff("format", "--check", "src", "tests"): Result(""),
+        ruff("check", "--extend-exclude", "*.ipynb", "--output-format", "json", "src", "tests"): Result("[]"),
+        ruff("format", "--check", "--extend-exclude", "*.ipynb", "src", "tests"): Result(""),
     })  # fmt: skip
     quality.lint(c)
     data = report(project)
@@ -74,7 +77,7 @@ def test_lint_task_runs_ruff_on_configured_paths_and_writes_reports(context, pro
 
 def test_lint_paths_from_the_command_line_beat_config(context, project):
     c = context("ci:\n  lint:\n    paths: [src]\n    format: false\n", run={
-        ruff("check", "--output-format", "json", "other"): Result("[]"),
+        ruff("check", "--extend-exclude", "*.ipynb", "--output-format", "json", "other"): Result("[]"),
     })  # fmt: skip
     quality.lint(c, paths="other")
     assert report(project)["stages"][0]["checks"][0]["message"] == "no findings in other"
@@ -82,7 +85,8 @@ def test_lint_paths_from_the_command_line_beat_config(context, project):
 
 def test_format_check_from_the_command_line_beats_config(context, project):
     c = context(
-        "ci:\n  lint:\n    format: true\n", run={ruff("check", "--output-format", "json", "."): Result("[]")}
+        "ci:\n  lint:\n    format: true\n",
+        run={ruff("check", "--extend-exclude", "*.ipynb", "--output-format", "json", "."): Result("[]")},
     )
     quality.lint(c, format="false")  # no `ruff format` command is mocked: it must not run
     assert [c["name"] for c in report(project)["stages"][0]["checks"]] == ["ruff check"]
@@ -93,7 +97,12 @@ def test_lint_findings_exit_1_and_annotate(context, project, capsys):
         {"code": "F401", "message": "unused", "filename": str(project / "a.py"), "location": {"row": 2}}
     ]
     c = context(
-        run={**clean(), ruff("check", "--output-format", "json", "."): Result(json.dumps(finding), exited=1)}
+        run={
+            **clean(),
+            ruff("check", "--extend-exclude", "*.ipynb", "--output-format", "json", "."): Result(
+                json.dumps(finding), exited=1
+            ),
+        }
     )
     with pytest.raises(Exit) as caught:
         quality.lint(c)

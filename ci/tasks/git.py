@@ -1,0 +1,27 @@
+"""ci.git: the repository a build starts from (submodules, large files, conflict markers, the build stamp)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invoke import task
+
+from ci.tasks._stage import Stage
+
+
+def git_stage(s: Any) -> Any:
+    from ci import repository
+
+    return repository.check(s.section("git"), run=s.runner(), root=s.root, stamp=s.stamp())
+
+
+GIT = Stage("git", git_stage)
+
+
+@task(name="git")
+def git_(c):
+    """Check the repository: submodules at their pins and on their branches, large files in LFS, no
+    conflict markers."""
+    from ci.tasks._boundary import run_stages
+
+    run_stages(c, [GIT])
