@@ -54,6 +54,7 @@ class Clients:
             ) from None
         self.organization = organization.rstrip("/")
         self.credential, self.check = credential, check
+        _errors_carry_status()
         connection = Connection(base_url=self.organization, creds=BasicAuthentication("", token))
         self._factory = connection.clients_v7_1
 
@@ -78,12 +79,39 @@ class Clients:
         except exceptions.AzureDevOpsAuthenticationError:
             refused = f"refused the {self.credential} while {what}"
             raise ConfigError(f"Azure DevOps at {self.organization} {refused}: {self.check}") from None
-        except exceptions.AzureDevOpsServiceError as error:
-            raise ConfigError(f"Azure DevOps, {what}: {first_line(error)}") from None
-        except (exceptions.AzureDevOpsClientRequestError, ClientRequestError) as error:
+        except (exceptions.AzureDevOpsServiceError, exceptions.AzureDevOpsClientRequestError) as error:
+            status = getattr(error, "status_code", None)  # None: no answer came
+            if status is None:
+                refusal = isinstance(error, exceptions.AzureDevOpsServiceError)
+            else:  # a 4xx is the request's fault; a 5xx or throttling (429) may pass on another try
+                refusal = 400 <= status < 500 and status != 429
+            if refusal:
+                raise ConfigError(f"Azure DevOps, {what}: {first_line(error)}") from None
             raise EnvError(
                 f"Azure DevOps at {self.organization} did not answer while {what}: {first_line(error)}"
             ) from None
+        except ClientRequestError as error:
+            raise EnvError(
+                f"Azure DevOps at {self.organization} did not answer while {what}: {first_line(error)}"
+            ) from None
+
+
+@functools.cache
+def _errors_carry_status() -> None:
+    """The SDK's errors carry the HTTP status from now on (its exceptions drop it), so that a 5xx or a 429
+    is told apart from a refusal; every client of the SDK, its discovery of the endpoints included."""
+    from azure.devops.client import Client
+
+    handle = Client._handle_error
+
+    def handled(self: Any, request: Any, response: Any) -> None:
+        try:
+            handle(self, request, response)
+        except Exception as error:
+            error.status_code = response.status_code  # type: ignore[attr-defined]
+            raise
+
+    Client._handle_error = handled
 
 
 def sync(cfg: settings.Azure, token: str, *, queue: bool = False) -> Synced:

@@ -21,7 +21,7 @@ _TESTS_FAILED, _INTERRUPTED, _INTERNAL_ERROR, _USAGE_ERROR, _NO_TESTS = 1, 2, 3,
 
 
 # Notebooks are the notebooks stage's: it lints them too, naming the cell of each finding.
-NOT_NOTEBOOKS = ("--extend-exclude", "*.ipynb")
+NOT_NOTEBOOKS = ("--extend-exclude", "*.ipynb", "--force-exclude")  # named ones too
 
 
 def lint(paths: Sequence[str], *, check_format: bool, run: Runner, root: Path) -> StageResult:

@@ -9,6 +9,7 @@ artifact of the run carries.
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ def submodules(run: Runner, root: Path) -> list[Check]:
         raise EnvError(f"git submodule status failed: {why}; the git stage did not check the submodules")
     checks = []
     for line in filter(None, listed.stdout.splitlines()):
-        mark, commit, path = line[0], *line[1:].split()[:2]
+        mark, commit, path = _status(line)
         common = {"group": group("git", "submodules"), "file": path}
         if mark == "-":
             fix = "run `git submodule update --init --recursive`"
@@ -60,7 +61,8 @@ def submodules(run: Runner, root: Path) -> list[Check]:
             pinned = run(["git", "rev-parse", f"HEAD:{path}"]).stdout.strip()
             message = (
                 f"checked out at {commit[:12]}, but the superproject pins {pinned[:12]}; run "
-                f"`git submodule update --recursive`, or commit the new pin with `git add {path}`"
+                f"`git submodule update --recursive`, or commit the new pin with "
+                f"`git add {shlex.quote(path)}`"
             )
             checks.append(Check(path, Status.FAILED, message, **common))
         elif mark == "U":
@@ -70,10 +72,18 @@ def submodules(run: Runner, root: Path) -> list[Check]:
     return checks
 
 
+def _status(line: str) -> tuple[str, str, str]:
+    """(mark, commit, path) of a `git submodule status` line: ``+<sha> my lib (heads/main)``."""
+    mark, commit, rest = line[0], line[1:41], line[42:]
+    if rest.endswith(")") and " (" in rest:  # what `git describe` says of the commit
+        rest = rest[: rest.rindex(" (")]
+    return mark, commit, rest
+
+
 def _on_branch(run: Runner, root: Path, path: str, pinned: str, common: dict[str, Any]) -> Check:
     """Whether the pinned commit is on the submodule's branch at its remote: ls-remote, never a fetch."""
     in_sub = ["git", "-C", str(root / path)]
-    branch = _branch(run, path)
+    branch = _branch(run, root, path)
     ref = f"refs/heads/{branch}" if branch else "HEAD"
     remote = run([*in_sub, "ls-remote", "origin", ref])
     if not remote.ok or not remote.stdout.strip():
@@ -85,30 +95,49 @@ def _on_branch(run: Runner, root: Path, path: str, pinned: str, common: dict[str
     if tip == pinned or run([*in_sub, "merge-base", "--is-ancestor", pinned, tip]).ok:
         return Check(path, Status.PASSED, f"at {pinned[:12]}, on {on}", **common)
     if not run([*in_sub, "cat-file", "-e", f"{tip}^{{commit}}"]).ok:
-        fix = f"`git -C {path} fetch origin {branch or 'HEAD'}` and run the stage again"
+        fix = f"`git -C {shlex.quote(path)} fetch origin {branch or 'HEAD'}` and run the stage again"
         unknown = f"its tip {tip[:12]} is not in this clone"
         message = f"cannot tell whether {pinned[:12]} is on {on}: {unknown}; {fix}"
         return Check(path, Status.WARNED, message, **common)
-    fix = f"pin a commit of it: `git -C {path} checkout {tip[:12]} && git add {path}`"
+    quoted = shlex.quote(path)
+    fix = f"pin a commit of it: `git -C {quoted} checkout {tip[:12]} && git add {quoted}`"
     message = f"pinned at {pinned[:12]}, which is not on {on} (tip {tip[:12]}): a stale or lost pin; {fix}"
     return Check(path, Status.FAILED, message, **common)
 
 
-def _branch(run: Runner, path: str) -> str:
-    """The branch .gitmodules names for the submodule at ``path`` ("" when it names none)."""
-    names = run(["git", "config", "-f", ".gitmodules", "--get-regexp", r"^submodule\..*\.path$"])
-    for line in names.stdout.splitlines():
-        key, _, value = line.partition(" ")
-        if value == path:
-            name = key.removeprefix("submodule.").removesuffix(".path")
-            branch = run(["git", "config", "-f", ".gitmodules", "--get", f"submodule.{name}.branch"])
-            return branch.stdout.strip()
-    return ""
+def _branch(run: Runner, root: Path, path: str) -> str:
+    """The branch .gitmodules names for the submodule at ``path`` ("" when it names none; ``.`` is the
+    superproject's own branch). A nested submodule's is in its parent's .gitmodules."""
+    parent, inner = _parent(root, path)
+    in_parent = ["git", "-C", str(parent), "config", "-f", ".gitmodules"]
+    listed = run([*in_parent, "-z", "--get-regexp", r"\.path$"])  # a name or path may hold spaces
+    entries = dict(item.split("\n", 1) for item in listed.stdout.split("\0") if "\n" in item)
+    key = next((k for k, v in entries.items() if v == inner), "")
+    if not key:
+        return ""
+    branch = run([*in_parent, "--get", key.removesuffix(".path") + ".branch"]).stdout.strip()
+    if branch == ".":
+        return run(["git", "-C", str(parent), "rev-parse", "--abbrev-ref", "HEAD"]).stdout.strip()
+    return branch
+
+
+def _parent(root: Path, path: str) -> tuple[Path, str]:
+    """The repository that holds the submodule at ``path`` (the deepest one above it), and its path there."""
+    parts = Path(path).parts
+    for cut in range(len(parts) - 1, 0, -1):
+        if (root / Path(*parts[:cut]) / ".git").exists():
+            return root / Path(*parts[:cut]), str(Path(*parts[cut:]))
+    return root, path
 
 
 def large_files(run: Runner, limit_mb: float) -> list[Check]:
     """Files of HEAD over the limit that git keeps itself rather than LFS (an LFS pointer is tiny)."""
     listed = run(["git", "ls-tree", "-r", "-l", "-z", "HEAD"])
+    if not listed.ok:
+        if not run(["git", "rev-parse", "--verify", "--quiet", "HEAD"]).ok:
+            return [Check("large files", Status.SKIPPED, "no commit yet")]
+        why = first_line(listed.stderr)
+        raise EnvError(f"git ls-tree failed: {why}; the git stage did not check file sizes")
     checks = []
     for entry in filter(None, listed.stdout.split("\0")):
         meta, _, path = entry.partition("\t")
@@ -116,7 +145,9 @@ def large_files(run: Runner, limit_mb: float) -> list[Check]:
         if not size.isdigit() or int(size) <= limit_mb * MB:  # a submodule's commit has no size
             continue
         pattern = f"*{Path(path).suffix}" if Path(path).suffix else path
-        fix = f'`git lfs track "{pattern}"`, then `git rm --cached {path} && git add .gitattributes {path}`'
+        quoted = shlex.quote(path)
+        readd = f"git rm --cached {quoted} && git add .gitattributes {quoted}"
+        fix = f"`git lfs track {shlex.quote(pattern)}`, then `{readd}`"
         over = f"{int(size) / MB:.1f} MB in git, over {limit_mb:g} MB (ci.git.max_file_mb)"
         checks.append(Check(
             path, Status.FAILED, f"{over}: keep it in LFS: {fix}", value=round(int(size) / MB, 1),
@@ -129,10 +160,13 @@ def large_files(run: Runner, limit_mb: float) -> list[Check]:
 
 def conflict_markers(run: Runner) -> list[Check]:
     """Lines that git writes around a conflict, left in a tracked text file."""
-    found = run(["git", "grep", "-n", "-I", "-E", CONFLICT])
+    found = run(["git", "-c", "core.quotePath=off", "grep", "-n", "-z", "-I", "-E", CONFLICT])
+    if found.exited not in (0, 1):  # 1: no line matched
+        why = first_line(found.stderr)
+        raise EnvError(f"git grep failed: {why}; the git stage did not check for conflict markers")
     checks = []
     for line in found.stdout.splitlines():
-        file, number, _ = line.split(":", 2)
+        file, number, _ = line.split("\0", 2)
         checks.append(Check(
             f"{file}:{number}", Status.FAILED, "a merge-conflict marker: resolve the conflict",
             group=group("git", "conflicts"), file=file, line=int(number),

@@ -115,7 +115,7 @@ class Notebooks(Section):
     execute: Annotated[
         list[str], about("Notebooks (paths or globs) run top to bottom in a fresh kernel, with nbclient.")
     ] = []
-    timeout: Annotated[int, about("Seconds a cell may run before the notebook is stopped.", ge=1)] = 600
+    timeout: Annotated[int, about("Seconds a notebook may run in all before it is stopped.", ge=1)] = 600
     kernel: Annotated[str, about("The kernel to run them in; empty: each notebook's own, else python3.")] = ""
     parameters: Annotated[
         dict[str, Scalar],

@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 import fnmatch
 import json
+import os
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,11 @@ def check_all(cfg: settings.Notebooks, *, root: Path, run: Runner, report_dir: P
     if not paths:
         where = ", ".join(cfg.paths)
         return StageResult("notebooks", skipped=f"no notebooks under {where} (ci.notebooks.paths)")
+    shown = [_shown(path, root) for path in paths]
+    for pattern in cfg.execute:
+        if not any(fnmatch.fnmatch(name, pattern) for name in shown):
+            raise ConfigError(f"ci.notebooks.execute: {pattern} matches no notebook git tracks")
+    filtered = stripped_on_commit(paths, root, run)
     checks, notebooks = [], []
     for path in paths:
         notebook, unreadable = read(path, root)
@@ -49,13 +56,14 @@ def check_all(cfg: settings.Notebooks, *, root: Path, run: Runner, report_dir: P
             checks.append(unreadable)
             continue
         notebooks.append(notebook)
+        if path in filtered:  # its outputs stay on this disk: the clean filter keeps them out of git
+            message = "stripped on every commit by the nbstripout filter (ci.notebooks.setup)"
+            checks.append(Check(notebook.shown, Status.PASSED, message, group=group("notebooks", "strip")))
+            continue
         checks.append(stripped(notebook, cfg.keep_metadata))
         checks += personal_data(notebook)
     if cfg.lint and notebooks:
         checks += lint([n.path for n in notebooks], run=run, root=root)
-    for pattern in cfg.execute:
-        if not any(fnmatch.fnmatch(n.shown, pattern) for n in notebooks):
-            raise ConfigError(f"ci.notebooks.execute: {pattern} matches no notebook git tracks")
     chosen = [n for n in notebooks if any(fnmatch.fnmatch(n.shown, pattern) for pattern in cfg.execute)]
     for notebook in chosen:
         checks.append(running.execute(notebook, cfg, out=report_dir / "notebooks"))
@@ -74,6 +82,21 @@ def tracked(patterns: Sequence[str], root: Path, run: Runner) -> list[Path]:
     return sorted(p for p in found if p.is_file() and ".ipynb_checkpoints" not in p.parts)
 
 
+def stripped_on_commit(paths: Sequence[Path], root: Path, run: Runner) -> set[Path]:
+    """The notebooks git passes through nbstripout when they are committed: the attribute says so and
+    this repository has the filter configured (``ci.notebooks.setup``; a CI's fresh clone has not)."""
+    if not paths or not run(["git", "config", "--get", "filter.nbstripout.clean"]).stdout.strip():
+        return set()
+    names = {os.path.relpath(p, root): p for p in paths}  # git runs in the project's root
+    said = run(["git", "check-attr", "-z", "filter", "--", *names]).stdout.split("\0")
+    triples = (said[i : i + 3] for i in range(0, len(said) - 2, 3))  # path, attribute, value
+    return {names[path] for path, _, value in triples if value == "nbstripout" and path in names}
+
+
+def _shown(path: Path, root: Path) -> str:
+    return display(path.relative_to(root) if path.is_relative_to(root) else path)
+
+
 def _notebooks_under(path: str) -> str:
     """A git pathspec for the notebooks under ``path`` (its ``*`` crosses folders)."""
     if path.endswith(".ipynb"):
@@ -88,15 +111,19 @@ def read(path: Path, root: Path) -> tuple[Notebook | None, Check | None]:
         import nbformat
     except ImportError:
         raise EnvError(f"nbformat is not installed; install it with `{NOTEBOOKS_EXTRA}`") from None
-    shown = display(path.relative_to(root) if path.is_relative_to(root) else path)
+    shown = _shown(path, root)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, _unreadable(shown, "tracked by git but not on disk; restore it or `git rm` it")
     except (ValueError, UnicodeDecodeError) as error:
         return None, _unreadable(shown, f"not valid JSON: {first_line(error)}")
     major = data.get("nbformat") if isinstance(data, dict) else None
     if major != 4:
-        fix = f"`jupyter nbconvert --to notebook --nbformat 4 --inplace {shown}`"
+        fix = f"`jupyter nbconvert --to notebook --nbformat 4 --inplace {shlex.quote(shown)}`"
         return None, _unreadable(shown, f"nbformat {major}, not 4; convert it with {fix}")
+    if not isinstance(data.get("cells"), list) or not isinstance(data.get("metadata"), dict):
+        return None, _unreadable(shown, "not a notebook: nbformat 4 needs a list of cells and metadata")
     # As nbformat.reads gives it (multi-line strings joined), without its schema validation, which costs
     # more than every check here: a notebook nbformat would call invalid fails the strip check anyway.
     return Notebook(path, shown, nbformat.v4.to_notebook_json(data)), None
@@ -109,12 +136,16 @@ def _unreadable(shown: str, why: str) -> Check:
 def stripped(notebook: Notebook, keep_metadata: Sequence[str]) -> Check:
     """Whether nbstripout would change the notebook; if so, what, cell by cell."""
     try:
-        from nbstripout import strip_output
+        from nbstripout import MetadataError, strip_output
     except ImportError:
         raise EnvError(f"nbstripout is not installed; install it with `{NOTEBOOKS_EXTRA}`") from None
     original = notebook.node
     extra = [key for key in STRIPPED_METADATA if key not in keep_metadata]
-    clean = strip_output(copy.deepcopy(original), False, False, False, extra_keys=extra)
+    common = {"group": group("notebooks", "strip"), "file": notebook.shown}
+    try:  # keep_output None: a notebook's own keep_output metadata holds, as with nbstripout's command
+        clean = strip_output(copy.deepcopy(original), None, False, False, extra_keys=extra)
+    except MetadataError as error:
+        return Check(notebook.shown, Status.FAILED, f"nbstripout cannot strip it: {error}", **common)
     where = {"outputs": [], "execution counts": [], "cell metadata": [], "cell ids": []}
     for number, (cell, after) in enumerate(zip(original.cells, clean.cells, strict=False), start=1):
         if cell.get("outputs") != after.get("outputs"):
@@ -126,13 +157,15 @@ def stripped(notebook: Notebook, keep_metadata: Sequence[str]) -> Check:
         if cell.get("id") != after.get("id"):
             where["cell ids"].append(number)
     found = [f"{what} in {_cells(numbers)}" for what, numbers in where.items() if numbers]
-    if original.metadata != clean.metadata or len(original.cells) != len(clean.cells):
+    if original.metadata != clean.metadata:
         found.append("notebook metadata")
-    details = {"cells": {what: numbers for what, numbers in where.items() if numbers}}
-    common = {"group": group("notebooks", "strip"), "file": notebook.shown, "details": details}
+    common["details"] = {"cells": {what: numbers for what, numbers in where.items() if numbers}}
     if not found:
         return Check(notebook.shown, Status.PASSED, "stripped: no outputs, no execution counts", **common)
-    fix = f"run `nbstripout {notebook.shown}`, and `invoke ci.notebooks.setup` once to strip every commit"
+    fix = (
+        f"run `nbstripout {shlex.quote(notebook.shown)}`, and `invoke ci.notebooks.setup` once to strip "
+        "every commit"
+    )
     message = f"not stripped: {'; '.join(found)}; {fix}"
     return Check(notebook.shown, Status.FAILED, message, **common)
 

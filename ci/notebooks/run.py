@@ -1,14 +1,16 @@
 """Running a notebook top to bottom in a fresh kernel (nbclient), its parameters injected as papermill does.
 
 The run works on a copy: the notebook in the repository keeps no outputs; the
-executed copy is written to the report folder for a look at what it showed.
+executed copy is written under the report folder for a look at what it showed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +27,8 @@ TRACEBACK_LINES = 6  # the last lines of a failing cell's traceback, in the repo
 
 
 def execute(notebook: Notebook, cfg: settings.Notebooks, *, out: Path) -> Check:
-    """Run the notebook; a failing or hanging cell fails the check, naming the cell."""
+    """Run the notebook within ``cfg.timeout`` seconds in all; a failing cell, or the cell running when the
+    time is up, fails the check and is named."""
     try:
         import nbformat
         from jupyter_client.kernelspec import NoSuchKernel
@@ -41,18 +44,13 @@ def execute(notebook: Notebook, cfg: settings.Notebooks, *, out: Path) -> Check:
     name, started, index = f"run {notebook.shown}", time.perf_counter(), 0
     try:
         # The kernel's own stderr (ipykernel's notes on its transport) would land among dsci's output.
-        with client.setup_kernel(stderr=subprocess.DEVNULL):
+        with _kernel(client, notebook, kernel, NoSuchKernel, DeadKernelError):
             for index, cell in enumerate(node.cells):
+                client.timeout = max(1, round(cfg.timeout - (time.perf_counter() - started)))
                 client.execute_cell(cell, index)
-    except NoSuchKernel:
-        raise EnvError(
-            f"{notebook.shown}: kernel {kernel!r} is not installed; install it, or set ci.notebooks.kernel"
-        ) from None
-    except RuntimeError as error:  # jupyter_client: the kernel started but never answered
-        raise EnvError(f"{notebook.shown}: kernel {kernel!r} did not start: {first_line(error)}") from None
     except CellTimeoutError:
         cell = _committed(index, injected)
-        message = f"cell {cell} ran longer than {cfg.timeout} s (ci.notebooks.timeout): stopped"
+        message = f"ran longer than {cfg.timeout} s (ci.notebooks.timeout): stopped in cell {cell}"
         return Check(name, Status.FAILED, message, details={"cell": cell}, **common)
     except DeadKernelError as error:
         message = f"the kernel died in cell {_committed(index, injected)}: {first_line(error)}"
@@ -64,25 +62,48 @@ def execute(notebook: Notebook, cfg: settings.Notebooks, *, out: Path) -> Check:
         output = "\n".join(lines[-TRACEBACK_LINES:])
         return Check(name, Status.FAILED, message, output=output, details={"cell": cell}, **common)
     finally:
-        written = out / notebook.path.name
-        files.write_text(written, nbformat.writes(node))
+        written = files.write_text(out / notebook.shown, nbformat.writes(node))
     seconds = time.perf_counter() - started
     message = f"ran {len(notebook.node.cells)} cells in {seconds:.1f} s ({kernel}); outputs in {written.name}"
     return Check(name, Status.PASSED, message, details={"seconds": seconds, "kernel": kernel}, **common)
 
 
+@contextlib.contextmanager
+def _kernel(client: Any, notebook: Notebook, kernel: str, missing: type, dead: type) -> Iterator[None]:
+    """The client's kernel, started with its stderr silenced; a kernel that is missing or never answers is
+    an environment error (exit 3), told apart from one that dies while a cell runs."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(client.setup_kernel(stderr=subprocess.DEVNULL))
+        except missing:
+            fix = "install it, or set ci.notebooks.kernel"
+            raise EnvError(f"{notebook.shown}: kernel {kernel!r} is not installed; {fix}") from None
+        except RuntimeError as error:  # jupyter_client: the kernel started but never answered
+            if isinstance(error, dead):
+                raise
+            raise EnvError(
+                f"{notebook.shown}: kernel {kernel!r} did not start: {first_line(error)}"
+            ) from None
+        yield
+
+
 def inject(node: Any, parameters: dict[str, Any]) -> tuple[Any, int | None]:
     """A cell setting ``parameters`` after the cell tagged ``parameters`` (first, when none is), tagged
-    ``injected-parameters``: papermill's convention, so the notebook runs the same under either. Returns
-    the notebook and where the cell went (None: no parameters)."""
+    ``injected-parameters`` and replacing any such cell already there: papermill's convention, so the
+    notebook runs the same under either. Returns the notebook and where the cell went (None: no
+    parameters)."""
     if not parameters:
         return node, None
     import nbformat
 
+    def tagged(cell: Any, tag: str) -> bool:
+        return tag in cell.get("metadata", {}).get("tags", [])
+
     source = "# Parameters\n" + "".join(f"{key} = {value!r}\n" for key, value in parameters.items())
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
-    tagged = [i for i, c in enumerate(node.cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
-    at = tagged[0] + 1 if tagged else 0
+    node.cells = [c for c in node.cells if not tagged(c, "injected-parameters")]
+    marked = [i for i, c in enumerate(node.cells) if tagged(c, "parameters")]
+    at = marked[0] + 1 if marked else 0
     node.cells.insert(at, cell)
     return node, at
 

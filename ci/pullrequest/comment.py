@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from ci.pullrequest.find import PullRequest
 
 # What a comment may hold: GitHub refuses a body over 65,536 characters, Azure DevOps one over 150,000.
+# dsci counts UTF-8 bytes, never fewer than characters however a host counts its emoji.
 LIMITS = {"github": 65_536, "azure": 150_000}
 IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")  # summary.md's plots, relative to the report folder
 
@@ -41,14 +42,18 @@ def render(summary: str, pr: PullRequest, placed: Mapping[str, str] | None = Non
         if pr.run_url
         else ""
     )
-    room = LIMITS[pr.host] - len(head) - len(foot)
+    room = LIMITS[pr.host] - _size(head) - _size(foot)
     return head + cut(IMAGE.sub(place, summary.rstrip()), room) + foot
 
 
 def cut(text: str, room: int) -> str:
-    """``text`` whole when it fits in ``room`` characters; else its first lines and a note saying so."""
-    if len(text) <= room:
+    """``text`` whole when it fits in ``room`` (UTF-8 bytes); else its first lines and a note saying so."""
+    if _size(text) <= room:
         return text
     note = f"\n\n… cut here: the whole summary has {len(text):,} characters, more than a comment holds."
-    kept = text[: max(room - len(note), 0)]
+    kept = text.encode()[: max(room - _size(note), 0)].decode(errors="ignore")
     return kept[: kept.rfind("\n") + 1 or len(kept)].rstrip() + note
+
+
+def _size(text: str) -> int:
+    return len(text.encode())

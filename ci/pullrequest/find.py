@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import msgspec
 
@@ -140,9 +140,10 @@ def _jenkins(environ: Mapping[str, str]) -> PullRequest:
         api = GITHUB_API if parts.netloc == "github.com" else f"{parts.scheme}://{parts.netloc}/api/v3"
         return PullRequest("github", number, target, f"{found[1]}/{found[2]}", api,
                            run_url=run_url, pipeline=pipeline)  # fmt: skip
-    if found := re.fullmatch(r"(/[^/]+)?/([^/]+)/_git/([^/]+)/pullrequest/\d+/?", parts.path):
-        organization = f"{parts.scheme}://{parts.netloc}{found[1] or ''}"
-        return PullRequest("azure", number, target, found[3], organization, found[2], run_url, pipeline)
+    if found := re.fullmatch(r"(/.+?)?/([^/]+)/_git/([^/]+)/pullrequest/\d+/?", parts.path):
+        organization = f"{parts.scheme}://{parts.netloc}{found[1] or ''}"  # or a server's collection
+        project, repository = unquote(found[2]), unquote(found[3])  # the SDK quotes them itself
+        return PullRequest("azure", number, target, repository, organization, project, run_url, pipeline)
     raise ConfigError(
         f"CHANGE_URL: {url!r} is neither a GitHub nor an Azure Repos pull request; "
         "dsci comments only on those"

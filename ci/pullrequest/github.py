@@ -47,14 +47,22 @@ class GitHub:
         return {}
 
     def publish(self, body: str, marker: str) -> tuple[str, str]:
-        """("created" | "updated", the comment's URL): dsci's comment edited, or made when there is none."""
-        ours = next((c for c in self.comments() if marker in (c.get("body") or "")), None)
-        if ours is None:
-            made = self.call("POST", f"{self.repo}/issues/{self.pr.number}/comments", "commenting", body=body)
-            return "created", made.get("html_url", "")
-        url = f"{self.repo}/issues/comments/{ours['id']}"
-        edited = self.call("PATCH", url, "editing the comment", body=body)
-        return "updated", edited.get("html_url", "")
+        """("created" | "updated", the comment's URL): dsci's comment edited, or made when there is none.
+
+        A create that got no answer may still have been stored: it is not sent again blindly, the
+        comments are listed again first, so a retry edits the comment instead of adding a second."""
+
+        def attempt() -> tuple[str, str]:
+            ours = next((c for c in self.comments() if (c.get("body") or "").startswith(marker)), None)
+            if ours is None:
+                url = f"{self.repo}/issues/{self.pr.number}/comments"
+                made = self.call("POST", url, "commenting", body=body, once=True)
+                return "created", made.get("html_url", "")
+            url = f"{self.repo}/issues/comments/{ours['id']}"
+            edited = self.call("PATCH", url, "editing the comment", body=body)
+            return "updated", edited.get("html_url", "")
+
+        return with_retries(attempt, tries=self.retries, what=f"GitHub, commenting on {self.pr.describe()},")
 
     def comments(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
@@ -64,14 +72,18 @@ class GitHub:
             found += page
         return found
 
-    def call(self, method: str, url: str, what: str, *, body: str | None = None, paged: bool = False) -> Any:
+    def call(
+        self, method: str, url: str, what: str, *, body: str | None = None, paged: bool = False,
+        once: bool = False,
+    ) -> Any:  # fmt: skip
+        """The answer's JSON; 5xx, dropped connections and rate limits are tried again (``once``: raised as
+        Transient, for the caller to decide), other refusals are one ConfigError naming the fix."""
         import requests
 
         def attempt() -> requests.Response:
             try:
-                answer = self.session.request(
-                    method, url, json=None if body is None else {"body": body}, timeout=30
-                )
+                sent = None if body is None else {"body": body}
+                answer = self.session.request(method, url, json=sent, timeout=30)
             except requests.RequestException as error:
                 raise Transient(f"{type(error).__name__}") from None
             if answer.status_code >= 500:
@@ -86,9 +98,13 @@ class GitHub:
                 raise Transient("rate limit exhausted")
             return answer
 
-        answer = with_retries(attempt, tries=self.retries, what=f"GitHub, {what} on {self.pr.describe()},")
+        where = f"GitHub, {what} on {self.pr.describe()},"
+        answer = attempt() if once else with_retries(attempt, tries=self.retries, what=where)
+        said = "" if answer.ok else _message(answer)
         if answer.status_code == 401:
             raise ConfigError(f"GitHub refused the token in {self.token_env} while {what}: is it valid?")
+        if answer.status_code == 403 and "locked" in said.lower():
+            raise ConfigError(f"{self.pr.describe()} is locked: GitHub takes no comments on it ({said})")
         if answer.status_code == 403:
             raise ConfigError(
                 f"the token in {self.token_env} may not comment on {self.pr.describe()}: {SCOPE}"
@@ -98,18 +114,34 @@ class GitHub:
                 f"GitHub has no {self.pr.describe()} at {self.pr.api}, or the token in {self.token_env} "
                 "may not see it"
             )
+        if answer.status_code == 422:
+            raise ConfigError(f"GitHub refused the comment while {what}: {said}")
         if not answer.ok:
-            raise EnvError(f"GitHub, {what}: HTTP {answer.status_code}: {answer.text[:200]}")
+            raise EnvError(f"GitHub, {what}: HTTP {answer.status_code}: {said}")
         data = answer.json()
         return (data, answer.links.get("next", {}).get("url")) if paged else data
 
 
+def _message(answer: Any) -> str:
+    """GitHub's own words for a refusal: the JSON's message, else the body's start."""
+    try:
+        data = answer.json()
+    except ValueError:
+        return answer.text[:200]
+    return str(data.get("message", "") if isinstance(data, dict) else "")[:200]
+
+
 def _rate_limited(answer: Any) -> bool:
-    return answer.headers.get("X-RateLimit-Remaining") == "0" or "Retry-After" in answer.headers
+    """The primary limit (no calls left), or a secondary one (too many at once: GitHub says so)."""
+    secondary = "secondary rate limit" in _message(answer).lower()
+    return answer.headers.get("X-RateLimit-Remaining") == "0" or "Retry-After" in answer.headers or secondary
 
 
 def _wait(answer: Any) -> float:
-    """Seconds until GitHub takes calls again: Retry-After, else the rate limit's reset time."""
+    """Seconds until GitHub takes calls again: Retry-After, else the primary limit's reset time, else the
+    minute GitHub asks to wait after a secondary limit."""
     if "Retry-After" in answer.headers:
         return float(answer.headers["Retry-After"])
-    return max(float(answer.headers.get("X-RateLimit-Reset", time.time())) - time.time(), 0.0) + 0.5
+    if answer.headers.get("X-RateLimit-Remaining") == "0":
+        return max(float(answer.headers.get("X-RateLimit-Reset", time.time())) - time.time(), 0.0) + 0.5
+    return 60.0

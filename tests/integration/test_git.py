@@ -28,6 +28,15 @@ def test_the_example_passes_and_the_stamp_is_the_one_every_artifact_carries(exam
     head = git(example, "rev-parse", "HEAD").strip()
     assert checks["stamp"]["message"] == f"building {head[:12]}"
     assert checks["large files"]["status"] == "passed" and checks["conflict markers"]["status"] == "passed"
+    (example / "clinic" / "__init__.py").write_text("# changed, not committed\n")
+    assert invoke(example, "train").returncode == 0
+    assert invoke(example, "ci.all", "--only", "git,package").returncode == 0
+    checks, _ = report(example)
+    assert (
+        checks["stamp"]["message"]
+        == f"building {head[:12]}, with uncommitted changes (artifacts are marked dirty)"
+    )
+    assert list((example / "dist").glob(f"clinic-{head[:7]}-dirty.bundle.tar"))  # the same stamp
 
 
 @pytest.mark.tool("git-lfs")
@@ -40,7 +49,7 @@ def test_a_20_mb_csv_outside_lfs_fails_with_the_fix_and_passes_once_in_lfs(examp
     assert done.returncode == 1
     checks, _ = report(example)
     assert checks["data/scans.csv"]["message"] == (
-        '20.0 MB in git, over 10 MB (ci.git.max_file_mb): keep it in LFS: `git lfs track "*.csv"`, then '
+        "20.0 MB in git, over 10 MB (ci.git.max_file_mb): keep it in LFS: `git lfs track '*.csv'`, then "
         "`git rm --cached data/scans.csv && git add .gitattributes data/scans.csv`"
     )
     git(example, "lfs", "install", "--local")
@@ -78,12 +87,30 @@ def superproject(tmp_path, example):
     return example, lib
 
 
-def test_a_submodule_on_its_branch_passes(superproject, invoke):
-    example, _ = superproject
+def test_a_submodule_on_its_branch_passes_and_behind_an_unfetched_tip_warns_with_the_fetch(
+    superproject, invoke
+):
+    example, lib = superproject
+    sub = example / "vendor" / "lib"
+    pinned = git(sub, "rev-parse", "HEAD").strip()
     assert invoke(example, "ci.git").returncode == 0
     checks, _ = report(example)
-    pinned = git(example / "vendor" / "lib", "rev-parse", "HEAD").strip()
     assert checks["vendor/lib"]["message"] == f"at {pinned[:12]}, on origin/main"
+    (lib / "lib.py").write_text("VERSION = 1.1\n")
+    commit(lib, "lib 1.1, not pinned yet")
+    tip, refs = git(lib, "rev-parse", "main").strip(), git(sub, "for-each-ref")
+    assert invoke(example, "ci.git").returncode == 0
+    checks, _ = report(example)
+    assert checks["vendor/lib"]["status"] == "warned"
+    assert checks["vendor/lib"]["message"] == (
+        f"cannot tell whether {pinned[:12]} is on origin/main: its tip {tip[:12]} is not in this clone; "
+        "`git -C vendor/lib fetch origin main` and run the stage again"
+    )
+    assert git(sub, "for-each-ref") == refs  # asked with ls-remote, never fetched
+    git(sub, "fetch", "--quiet", "origin", "main")
+    assert invoke(example, "ci.git").returncode == 0
+    checks, _ = report(example)
+    assert checks["vendor/lib"]["message"] == f"at {pinned[:12]}, on origin/main"  # behind the tip, on it
 
 
 def test_a_submodule_pinned_to_a_commit_not_on_its_branch_fails_with_the_fix(superproject, invoke):

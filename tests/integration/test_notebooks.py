@@ -4,6 +4,7 @@ import json
 
 import nbformat
 import pytest
+import yaml
 
 from tests.integration.conftest import git
 
@@ -29,10 +30,12 @@ def write(path, *sources, outputs=None):
     return path
 
 
-def settings(folder, text):
-    (folder / "invoke.yaml").write_text(
-        (folder / "invoke.yaml").read_text().replace("ci:\n", f"ci:\n{text}", 1)
-    )
+def settings(folder, **notebooks):
+    """``ci.notebooks`` of the project's invoke.yaml, with these settings laid over it."""
+    path = folder / "invoke.yaml"
+    tree = yaml.safe_load(path.read_text())
+    tree["ci"]["notebooks"] = {**tree["ci"].get("notebooks", {}), **notebooks}
+    path.write_text(yaml.safe_dump(tree, sort_keys=False))
 
 
 def commit(folder, message="notebooks"):
@@ -78,8 +81,9 @@ def test_ruff_findings_name_the_cell_and_the_lint_stage_leaves_notebooks_to_it(e
     checks, _ = report(example)
     finding = checks["F401 notebooks/messy.ipynb cell 2, line 1"]
     assert finding["message"] == "`os` imported but unused" and finding["details"]["cell"] == 2
-    lint = invoke(example, "ci.lint")
-    assert lint.returncode == 0, lint.stdout[-2000:]  # the same finding is not reported twice
+    for paths in (".", "notebooks/messy.ipynb"):  # however the lint stage is pointed at it
+        lint = invoke(example, "ci.lint", "--paths", paths)
+        assert lint.returncode == 0, lint.stdout[-2000:]  # the same finding is not reported twice
 
 
 @pytest.mark.parametrize(
@@ -108,13 +112,12 @@ def test_chosen_notebooks_run_with_parameters_and_a_failing_cell_is_named(exampl
     nbformat.write(nb, good)
     write(example / "notebooks" / "fails.ipynb", "a = 1", "b = 2", "a / 0", "print('never')")
     commit(example)
-    settings(example, "  notebooks:\n    execute: [notebooks/runs.ipynb, notebooks/fails.ipynb]\n"
-                      "    parameters: {rows: 21}\n")  # fmt: skip
+    settings(example, execute=["notebooks/runs.ipynb", "notebooks/fails.ipynb"], parameters={"rows": 21})
     done = invoke(example, "ci.notebooks")
     assert done.returncode == 1
     checks, _ = report(example)
     assert checks["run notebooks/runs.ipynb"]["status"] == "passed"
-    ran = nbformat.read(example / "build" / "ci" / "notebooks" / "runs.ipynb", 4)
+    ran = nbformat.read(example / "build" / "ci" / "notebooks" / "notebooks" / "runs.ipynb", 4)
     assert ran.cells[1].metadata.tags == ["injected-parameters"]
     assert ran.cells[-1].outputs[0].text == "42\n"  # the injected rows, not the notebook's own
     failed = checks["run notebooks/fails.ipynb"]
@@ -126,15 +129,14 @@ def test_chosen_notebooks_run_with_parameters_and_a_failing_cell_is_named(exampl
 def test_a_hanging_notebook_is_stopped_and_a_missing_kernel_is_exit_3(example, invoke):
     write(example / "notebooks" / "hangs.ipynb", "import time", "time.sleep(60)")
     commit(example)
-    settings(example, "  notebooks:\n    execute: [notebooks/hangs.ipynb]\n    timeout: 2\n")
+    settings(example, execute=["notebooks/hangs.ipynb"], timeout=2)
     done = invoke(example, "ci.notebooks")
     assert done.returncode == 1
     checks, _ = report(example)
     assert checks["run notebooks/hangs.ipynb"]["message"] == (
-        "cell 2 ran longer than 2 s (ci.notebooks.timeout): stopped"
+        "ran longer than 2 s (ci.notebooks.timeout): stopped in cell 2"
     )
-    yaml = example / "invoke.yaml"
-    yaml.write_text(yaml.read_text().replace("    timeout: 2\n", "    timeout: 2\n    kernel: julia-1.10\n"))
+    settings(example, kernel="julia-1.10")
     missing = invoke(example, "ci.notebooks")
     assert missing.returncode == 3
     assert missing.stderr.strip() == (
@@ -162,3 +164,19 @@ def test_setup_strips_commits_and_makes_diffs_readable_in_a_real_repository(exam
     assert "## modified /cells/1/source:" in diff
     assert "-  print(x)" in diff and "+  print(x + 1)" in diff
     assert invoke(example, "ci.notebooks.setup").stdout.strip() == "dsci: the repository was set up already"
+    # The outputs stay on this disk, never reach a commit: the stage says so rather than fail.
+    assert invoke(example, "ci.notebooks").returncode == 0
+    checks, _ = report(example)
+    assert checks["notebooks/work.ipynb"]["message"] == (
+        "stripped on every commit by the nbstripout filter (ci.notebooks.setup)"
+    )
+
+
+def test_a_cell_that_kills_the_kernel_fails_the_notebook_naming_the_cell(example, invoke):
+    write(example / "notebooks" / "dies.ipynb", "import os", "os._exit(1)", "print('never')")
+    commit(example)
+    settings(example, execute=["notebooks/dies.ipynb"])
+    done = invoke(example, "ci.notebooks")
+    assert done.returncode == 1, done.stderr
+    checks, _ = report(example)
+    assert checks["run notebooks/dies.ipynb"]["message"].startswith("the kernel died in cell 2: ")

@@ -5,6 +5,7 @@ answer the endpoints used, over real HTTP, to the unchanged clients."""
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -211,11 +212,11 @@ def test_an_azure_token_refused_exits_2_and_a_closed_pull_request_gets_nothing(j
 def test_azure_devops_answering_503_is_tried_again_then_exits_3(judged, invoke):
     with FakeAzureDevOps(token=PAT) as devops:
         devops.open_pull(7)
-        devops.faults = 2
+        devops.faults = ["503", "500", "429"]  # no body, Azure's JSON error, throttling
         done = publish(judged, invoke, azure_build(devops))
         assert done.returncode == 0, done.stderr
         assert len(devops.threads[7]) == 1
-        devops.faults = 1000
+        devops.faults = ["503"] * 1000
         failed = publish(judged, invoke, {**azure_build(devops), "INVOKE_CI_REPORT_RETRIES": "2"})
         assert failed.returncode == 3, failed.stderr
         said = "error: Azure DevOps, connecting on pull request #7 of clinic, failed 2 times, last: "
@@ -251,3 +252,50 @@ def test_the_baseline_follows_the_pull_requests_target_and_a_push_to_main_compar
     pushed = {"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/main"}
     before = git(example, "rev-parse", "HEAD^").strip()
     assert source(**pushed) == f"metrics/baseline.json at {before[:7]}"
+
+
+def test_a_comment_stored_without_an_answer_is_not_posted_twice(judged, invoke, tmp_path):
+    with FakeGitHub(token=TOKEN) as hub:
+        hub.open_pull(7)
+        hub.drop_after_writes = 1  # GitHub keeps the comment, the answer is lost
+        done = publish(judged, invoke, github_build(hub, tmp_path))
+        assert done.returncode == 0, done.stderr
+        assert [w[0] for w in hub.writes] == ["create", "update"] and len(hub.on(7)) == 1
+    with FakeAzureDevOps(token=PAT) as devops:
+        devops.open_pull(7)
+        devops.drop_after_writes = 3  # both plots and the thread
+        done = publish(judged, invoke, {**azure_build(devops), "INVOKE_CI_REPORT_RETRIES": "4"})
+        assert done.returncode == 0, done.stderr
+        assert len(devops.threads[7]) == 1 and len(devops.attachments[7]) == 2
+
+
+def test_a_rate_limit_that_resets_later_than_a_minute_exits_3(judged, invoke, tmp_path):
+    with FakeGitHub(token=TOKEN) as hub:
+        hub.open_pull(7)
+        hub.faults = ["rate-limit-long"]
+        done = publish(judged, invoke, github_build(hub, tmp_path))
+        assert done.returncode == 3
+        said = r"error: GitHub, reading the pull request: rate limit exhausted for 3\d{3} s more; "
+        assert re.fullmatch(said + "run the step later", done.stderr.strip())
+
+
+def test_a_summary_longer_than_a_comment_is_cut_and_posted(judged, invoke, tmp_path):
+    summary = judged / "build" / "ci" / "summary.md"
+    summary.write_text(summary.read_text() + "".join(f"| row {n} | ✅ {'x' * 60} |\n" for n in range(2000)))
+    with FakeGitHub(token=TOKEN) as hub:  # it answers 422 to a body over 65,536 characters, as GitHub does
+        hub.open_pull(7)
+        done = publish(judged, invoke, github_build(hub, tmp_path))
+        assert done.returncode == 0, done.stderr
+        body = hub.on(7)[0]["body"]
+        assert len(body.encode()) <= 65_536 and "… cut here: the whole summary has " in body
+
+
+def test_an_azure_token_that_may_not_comment_exits_2_naming_the_permission(judged, invoke):
+    with FakeAzureDevOps(token=PAT) as devops:
+        devops.open_pull(7)
+        devops.read_only_tokens.add("pat-read")
+        done = publish(judged, invoke, azure_build(devops, token="pat-read"))
+        assert done.returncode == 2
+        assert "You need the Git 'PullRequestContribute' permission" in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and "pat-read" not in done.stdout + done.stderr
+        assert not devops.threads.get(7)

@@ -7,8 +7,10 @@ the endpoints used: a Git repository, the pipelines list, create and run, a
 build definition's get and update, and a pull request with its comment
 threads (list, create, edit a comment) and attachments (list, upload; a name
 already taken is refused). A personal access token is enforced as
-basic auth with an empty user; every write is counted; ``faults`` makes coming
-requests answer 503.
+basic auth with an empty user, and a read-only token gets Azure's 403 naming the
+permission; every request and write is counted. Faults on demand, one per coming
+request: "503" (no body), "500" (Azure's JSON error), "429" (throttled); and
+``drop_after_writes`` stores the next writes but drops their answers.
 """
 
 from __future__ import annotations
@@ -92,7 +94,10 @@ class FakeAzureDevOps(LoopbackServer):
         self.pulls: dict[int, dict[str, Any]] = {}
         self.threads: dict[int, list[dict[str, Any]]] = {}
         self.attachments: dict[int, dict[str, bytes]] = {}
-        self.faults = 0  # coming requests that answer 503
+        self.faults: list[str] = []
+        self.drop_after_writes = 0
+        self.read_only_tokens: set[str] = set()
+        self.requests = 0
         super().__init__()
         self.url = f"http://127.0.0.1:{self.port}/{organization}"
 
@@ -104,11 +109,26 @@ class FakeAzureDevOps(LoopbackServer):
         raw = _body(request)
         body = json.loads(raw) if raw and "json" in request.headers.get("Content-Type", "") else raw or None
         with self._lock:
-            failing, self.faults = self.faults > 0, max(self.faults - 1, 0)
-        if failing:
+            self.requests += 1
+            fault = self.faults.pop(0) if self.faults else ""
+        if fault == "503":
             return self._send(request, 503, None)
-        expected = "Basic " + base64.b64encode(f":{self.token}".encode()).decode()
-        if request.headers.get("Authorization") != expected:
+        if fault in ("500", "429"):
+            said = (
+                "TF400898: An internal error occurred"
+                if fault == "500"
+                else "TF400733: the request was throttled"
+            )
+            return self._send(request, int(fault), {"message": said, "typeKey": "ServiceException"})
+        tokens = {self.token, *self.read_only_tokens}
+        given = request.headers.get("Authorization", "")
+        token = next(
+            (t for t in tokens if given == "Basic " + base64.b64encode(f":{t}".encode()).decode()), None
+        )
+        if method in ("POST", "PATCH") and token in self.read_only_tokens:
+            message = "TF401027: You need the Git 'PullRequestContribute' permission to perform this action."
+            return self._send(request, 403, {"message": message, "typeKey": "GitNeedsPermissionException"})
+        if token is None:
             return self._send(
                 request, 401, None
             )  # as Azure DevOps: no JSON, so the SDK says "authentication"
@@ -202,9 +222,8 @@ class FakeAzureDevOps(LoopbackServer):
                 )
             attached[name] = body
             self.writes.append(("attachment", name))
-            return self._send(
-                request, 201, {"displayName": name, "url": f"{base}/{name}", "id": len(attached)}
-            )
+            made = {"displayName": name, "url": f"{base}/{name}", "id": len(attached)}
+            return self._written(request, 201, made)
         if not rest and method == "GET":
             return self._send(request, 200, pull)
         if rest == "/threads" and method == "GET":
@@ -217,7 +236,7 @@ class FakeAzureDevOps(LoopbackServer):
                       "status": body.get("status")}  # fmt: skip
             threads.append(thread)
             self.writes.append(("thread", str(thread["id"])))
-            return self._send(request, 200, thread)
+            return self._written(request, 200, thread)
         if method == "PATCH" and (found := re.fullmatch(r"/threads/(\d+)/comments/(\d+)", rest or "")):
             thread = next((t for t in threads if t["id"] == int(found.group(1))), None)
             comment = thread and next((c for c in thread["comments"] if c["id"] == int(found.group(2))), None)
@@ -225,8 +244,17 @@ class FakeAzureDevOps(LoopbackServer):
                 return self._send(request, 404, {"message": "TF401181: the comment was not found"})
             comment["content"] = body["content"]
             self.writes.append(("comment", found.group(1)))
-            return self._send(request, 200, comment)
+            return self._written(request, 200, comment)
         return self._send(request, 404, {"message": f"no route {method} pullRequests{rest}"})
+
+    def _written(self, request, status: int, data: Any) -> None:
+        """The answer to a write, or none at all (the write kept) while ``drop_after_writes`` lasts."""
+        if self.drop_after_writes:
+            self.drop_after_writes -= 1
+            request.close_connection = True
+            request.connection.close()
+            return None
+        return self._send(request, status, data)
 
     def _create(self, request, body: dict[str, Any]) -> None:
         configuration = body.get("configuration") or {}

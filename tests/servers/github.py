@@ -4,8 +4,11 @@ No GitHub can run here. This one serves a repository's pull requests and
 their issue comments: read a pull request, list its comments (paginated with
 a Link header, as GitHub does), create one, edit one. A token is enforced as
 a bearer token; a token without write access gets GitHub's 403 "Resource not
-accessible by integration". Faults on demand: 503 answers, dropped
-connections, an exhausted rate limit. Every write is counted.
+accessible by integration", a body over 65,536 characters a 422. Faults on
+demand, one per coming request: "503", "drop" (the connection closed
+unanswered), "rate-limit" (reset in a second), "rate-limit-long" (in an hour);
+and ``drop_after_writes`` stores the next writes but drops their answers.
+Every write is counted.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ class FakeGitHub(LoopbackServer):
         self.pulls: dict[int, dict[str, Any]] = {}
         self.comments: list[dict[str, Any]] = []  # every comment: id, pull, body, user
         self.writes: list[tuple[str, int]] = []
-        self.faults: list[str] = []  # "503", "drop" or "rate-limit", one per coming request
+        self.faults: list[str] = []
+        self.drop_after_writes = 0
         super().__init__()
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -54,9 +58,14 @@ class FakeGitHub(LoopbackServer):
             return
         if fault == "503":
             return _send(request, 503, {"message": "Service Unavailable"})
-        if fault == "rate-limit":
-            headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(time.time()) + 1)}
+        if fault in ("rate-limit", "rate-limit-long"):
+            reset = int(time.time()) + (1 if fault == "rate-limit" else 3600)
+            headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)}
             return _send(request, 403, {"message": "API rate limit exceeded"}, headers)
+        if body and len(body.get("body", "")) > 65_536:
+            return _send(
+                request, 422, {"message": "Validation Failed: body is too long (maximum is 65536 characters)"}
+            )
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if token not in (self.token, *self.read_only_tokens):
             return _send(request, 401, {"message": "Bad credentials"})
@@ -83,7 +92,7 @@ class FakeGitHub(LoopbackServer):
             comment = {"id": len(self.comments) + 1, "pull": number, "body": body["body"], "user": "dsci"}
             self.comments.append(comment)
             self.writes.append(("create", comment["id"]))
-            return _send(request, 201, self._public(comment))
+            return self._written(request, 201, self._public(comment))
         if method == "PATCH" and (found := re.fullmatch(r"issues/comments/(\d+)", rest)):
             if token != self.token:
                 return _send(request, 403, {"message": "Resource not accessible by integration"})
@@ -92,8 +101,17 @@ class FakeGitHub(LoopbackServer):
                 return _send(request, 404, {"message": "Not Found"})
             comment["body"] = body["body"]
             self.writes.append(("update", comment["id"]))
-            return _send(request, 200, self._public(comment))
+            return self._written(request, 200, self._public(comment))
         return _send(request, 404, {"message": f"no route {method} {path}"})
+
+    def _written(self, request, status: int, data: Any) -> None:
+        """The answer to a write, or none at all (the write kept) while ``drop_after_writes`` lasts."""
+        if self.drop_after_writes:
+            self.drop_after_writes -= 1
+            request.close_connection = True
+            request.connection.close()
+            return None
+        return _send(request, status, data)
 
     def _page(self, request, number: int, query: dict) -> None:
         per_page = min(int(query.get("per_page", ["30"])[0]), 100)

@@ -58,6 +58,8 @@ def test_azure_pipelines_on_azure_repos_and_on_github():
          ("azure", "models", "https://dev.azure.com/contoso", "clinic")),
         ("https://contoso.visualstudio.com/clinic/_git/models/pullrequest/4",
          ("azure", "models", "https://contoso.visualstudio.com", "clinic")),
+        ("https://tfs.example.com/tfs/DefaultCollection/Clinic%20Models/_git/risk%20model/pullrequest/4",
+         ("azure", "risk model", "https://tfs.example.com/tfs/DefaultCollection", "Clinic Models")),
     ],
 )  # fmt: skip
 def test_jenkins_multibranch_reads_the_host_from_the_change_url(url, expected):

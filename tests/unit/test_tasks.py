@@ -7,6 +7,7 @@ from invoke import Exit, Result
 
 from ci.core.errors import EnvError
 from ci.core.results import Check, StageResult, Status
+from ci.quality import NOT_NOTEBOOKS
 from ci.tasks import collection, pipeline, quality
 from ci.tasks._stage import ORDER, Stage
 
@@ -17,11 +18,19 @@ def ruff(*args):
     return shlex.join([*RUFF, *args])
 
 
+def ruff_check(*paths):
+    return ruff("check", *NOT_NOTEBOOKS, "--output-format", "json", *paths)
+
+
+def ruff_format(*paths):
+    return ruff("format", "--check", *NOT_NOTEBOOKS, *paths)
+
+
 def clean():
     """ruff finding nothing; fresh each time, as MockContext consumes what it is given."""
     return {
-        ruff("check", "--extend-exclude", "*.ipynb", "--output-format", "json", "."): Result("[]"),
-        ruff("format", "--check", "--extend-exclude", "*.ipynb", "."): Result(""),
+        ruff_check("."): Result("[]"),
+        ruff_format("."): Result(""),
     }
 
 
@@ -65,8 +74,8 @@ def test_stage_list_follows_the_pipeline_order():
 
 def test_lint_task_runs_ruff_on_configured_paths_and_writes_reports(context, project, capsys):
     c = context("ci:\n  lint:\n    paths: [src, tests]\n", run={
-        ruff("check", "--extend-exclude", "*.ipynb", "--output-format", "json", "src", "tests"): Result("[]"),
-        ruff("format", "--check", "--extend-exclude", "*.ipynb", "src", "tests"): Result(""),
+        ruff_check("src", "tests"): Result("[]"),
+        ruff_format("src", "tests"): Result(""),
     })  # fmt: skip
     quality.lint(c)
     data = report(project)
@@ -77,7 +86,7 @@ def test_lint_task_runs_ruff_on_configured_paths_and_writes_reports(context, pro
 
 def test_lint_paths_from_the_command_line_beat_config(context, project):
     c = context("ci:\n  lint:\n    paths: [src]\n    format: false\n", run={
-        ruff("check", "--extend-exclude", "*.ipynb", "--output-format", "json", "other"): Result("[]"),
+        ruff_check("other"): Result("[]"),
     })  # fmt: skip
     quality.lint(c, paths="other")
     assert report(project)["stages"][0]["checks"][0]["message"] == "no findings in other"
@@ -86,7 +95,7 @@ def test_lint_paths_from_the_command_line_beat_config(context, project):
 def test_format_check_from_the_command_line_beats_config(context, project):
     c = context(
         "ci:\n  lint:\n    format: true\n",
-        run={ruff("check", "--extend-exclude", "*.ipynb", "--output-format", "json", "."): Result("[]")},
+        run={ruff_check("."): Result("[]")},
     )
     quality.lint(c, format="false")  # no `ruff format` command is mocked: it must not run
     assert [c["name"] for c in report(project)["stages"][0]["checks"]] == ["ruff check"]
@@ -99,9 +108,7 @@ def test_lint_findings_exit_1_and_annotate(context, project, capsys):
     c = context(
         run={
             **clean(),
-            ruff("check", "--extend-exclude", "*.ipynb", "--output-format", "json", "."): Result(
-                json.dumps(finding), exited=1
-            ),
+            ruff_check("."): Result(json.dumps(finding), exited=1),
         }
     )
     with pytest.raises(Exit) as caught:
