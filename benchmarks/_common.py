@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -22,6 +23,18 @@ def machine() -> str:
         f"{platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}, invoke {invoke.__version__}"
     )
+
+
+def paired(runs: int, **measures: Callable[[], float]) -> list[dict[str, float]]:
+    """``runs`` rounds of every measure, alternating which goes first: a noisy machine's drift falls on
+    both sides alike. Each round is {name: seconds}."""
+    rounds = []
+    for i in range(runs):
+        order = list(measures.items())
+        if i % 2:
+            order.reverse()
+        rounds.append({name: measure() for name, measure in order})
+    return rounds
 
 
 def publish(report: str, path: Path | None) -> None:

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._common import machine, publish
+from benchmarks._common import machine, paired, publish
 
 BIN = Path(sys.executable).parent
 NOTEBOOKS, CELLS = 200, 50
@@ -83,12 +83,7 @@ def main() -> None:
         folder = Path(tmp)
         generate(folder)
         stage(folder), anchor(folder)  # warm the file cache
-        pairs = []
-        for i in range(runs):
-            order = [("stage", stage), ("anchor", anchor)]
-            if i % 2:
-                order.reverse()
-            pairs.append({name: measure(folder) for name, measure in order})
+        pairs = paired(runs, stage=lambda: stage(folder), anchor=lambda: anchor(folder))
     stage_median = statistics.median(p["stage"] for p in pairs)
     anchor_median = statistics.median(p["anchor"] for p in pairs)
     verdict = "meets" if stage_median < TARGET else "misses"

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._common import machine, publish
+from benchmarks._common import machine, paired, publish
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "clinic"
@@ -59,16 +59,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as bare:
         Path(bare, "tasks.py").write_text(BARE_TASKS)
         timed(Path(bare)), timed(EXAMPLE)  # warm the file cache and write the bytecode
-        pairs = []
-        for i in range(runs):
-            order = [(Path(bare), "bare"), (EXAMPLE, "example")]
-            if i % 2:
-                order.reverse()
-            pairs.append({name: timed(folder) for folder, name in order})
+        pairs = paired(runs, bare=lambda: timed(Path(bare)), example=lambda: timed(EXAMPLE))
     bare_median = statistics.median(p["bare"] for p in pairs)
     example_median = statistics.median(p["example"] for p in pairs)
     ratio = example_median / bare_median
-    paired = statistics.median(p["example"] / p["bare"] for p in pairs)
+    paired_ratio = statistics.median(p["example"] / p["bare"] for p in pairs)
     verdict = "meets" if ratio <= TARGET else "misses"
     report = f"""# `invoke --list` start-up
 
@@ -81,7 +76,7 @@ Machine: {machine()}
 | bare two-task tasks.py | {bare_median * 1000:.0f} ms |
 | examples/clinic (its own tasks + the `ci` collection) | {example_median * 1000:.0f} ms |
 | ratio of medians | {ratio:.2f}x |
-| median of the paired ratios | {paired:.2f}x |
+| median of the paired ratios | {paired_ratio:.2f}x |
 
 Target: at most {TARGET}x. Result: {verdict} the target.
 """

@@ -97,6 +97,19 @@ def built(tmp_path_factory):
     return folder, json.loads((folder / "build" / "ci" / "image" / "image.json").read_text())
 
 
+def commit(folder: Path, message: str = "a change") -> None:
+    """Everything in the work tree, committed."""
+    git(folder, "add", "--all")
+    git(folder, "commit", "--quiet", "--message", message)
+
+
+def stage_report(folder: Path, name: str) -> tuple[dict, dict]:
+    """({check name: check}, the stage) of one stage in the folder's report.json."""
+    found = json.loads((folder / "build" / "ci" / "report.json").read_text())
+    stage = next(s for s in found["stages"] if s["name"] == name)
+    return {c["name"]: c for c in stage["checks"]}, stage
+
+
 def run_with(folder, invoke, old, new, *tasks, **env):
     """Run tasks with one edit to the shared project's invoke.yaml, and undo it afterwards."""
     settings = folder / "invoke.yaml"

@@ -1,24 +1,16 @@
 """The git stage on real repositories: submodules, large files (with Debian's git-lfs), conflict markers."""
 
-import json
 import shutil
 
 import pytest
 
-from tests.integration.conftest import git
+from tests.integration.conftest import commit, git, stage_report
 
 MARKER = "<" * 7  # written out here, a conflict marker would be one in this very file
 
 
 def report(folder):
-    found = json.loads((folder / "build" / "ci" / "report.json").read_text())
-    stage = next(s for s in found["stages"] if s["name"] == "git")
-    return {c["name"]: c for c in stage["checks"]}, stage
-
-
-def commit(folder, message="a change"):
-    git(folder, "add", "--all")
-    git(folder, "commit", "--quiet", "--message", message)
+    return stage_report(folder, "git")
 
 
 def test_the_example_passes_and_the_stamp_is_the_one_every_artifact_carries(example, invoke):

@@ -6,15 +6,13 @@ import nbformat
 import pytest
 import yaml
 
-from tests.integration.conftest import git
+from tests.integration.conftest import commit, git, stage_report
 
 CARD = "5500005555555559"  # a test card number that passes the Luhn check
 
 
 def report(folder):
-    found = json.loads((folder / "build" / "ci" / "report.json").read_text())
-    stage = next(s for s in found["stages"] if s["name"] == "notebooks")
-    return {c["name"]: c for c in stage["checks"]}, stage
+    return stage_report(folder, "notebooks")
 
 
 def write(path, *sources, outputs=None):
@@ -36,11 +34,6 @@ def settings(folder, **notebooks):
     tree = yaml.safe_load(path.read_text())
     tree["ci"]["notebooks"] = {**tree["ci"].get("notebooks", {}), **notebooks}
     path.write_text(yaml.safe_dump(tree, sort_keys=False))
-
-
-def commit(folder, message="notebooks"):
-    git(folder, "add", "--all")
-    git(folder, "commit", "--quiet", "--message", message)
 
 
 def test_the_example_notebook_passes(example, invoke):

@@ -95,7 +95,6 @@ class FakeAzureDevOps(LoopbackServer):
         self.threads: dict[int, list[dict[str, Any]]] = {}
         self.attachments: dict[int, dict[str, bytes]] = {}
         self.faults: list[str] = []
-        self.drop_after_writes = 0
         self.read_only_tokens: set[str] = set()
         self.requests = 0
         super().__init__()
@@ -248,13 +247,7 @@ class FakeAzureDevOps(LoopbackServer):
         return self._send(request, 404, {"message": f"no route {method} pullRequests{rest}"})
 
     def _written(self, request, status: int, data: Any) -> None:
-        """The answer to a write, or none at all (the write kept) while ``drop_after_writes`` lasts."""
-        if self.drop_after_writes:
-            self.drop_after_writes -= 1
-            request.close_connection = True
-            request.connection.close()
-            return None
-        return self._send(request, status, data)
+        return None if self.dropped(request) else self._send(request, status, data)
 
     def _create(self, request, body: dict[str, Any]) -> None:
         configuration = body.get("configuration") or {}

@@ -33,7 +33,6 @@ class FakeGitHub(LoopbackServer):
         self.comments: list[dict[str, Any]] = []  # every comment: id, pull, body, user
         self.writes: list[tuple[str, int]] = []
         self.faults: list[str] = []
-        self.drop_after_writes = 0
         super().__init__()
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -105,13 +104,7 @@ class FakeGitHub(LoopbackServer):
         return _send(request, 404, {"message": f"no route {method} {path}"})
 
     def _written(self, request, status: int, data: Any) -> None:
-        """The answer to a write, or none at all (the write kept) while ``drop_after_writes`` lasts."""
-        if self.drop_after_writes:
-            self.drop_after_writes -= 1
-            request.close_connection = True
-            request.connection.close()
-            return None
-        return _send(request, status, data)
+        return None if self.dropped(request) else _send(request, status, data)
 
     def _page(self, request, number: int, query: dict) -> None:
         per_page = min(int(query.get("per_page", ["30"])[0]), 100)

@@ -29,6 +29,17 @@ class LoopbackServer:
     def _serve(self, request: BaseHTTPRequestHandler, method: str) -> None:
         raise NotImplementedError
 
+    drop_after_writes = 0  # the next writes are kept, but their answers never sent
+
+    def dropped(self, request: BaseHTTPRequestHandler) -> bool:
+        """Whether to leave this write unanswered: close the connection, as a network that lost it would."""
+        if not self.drop_after_writes:
+            return False
+        self.drop_after_writes -= 1
+        request.close_connection = True
+        request.connection.close()
+        return True
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
