@@ -173,3 +173,38 @@ def test_a_cell_that_kills_the_kernel_fails_the_notebook_naming_the_cell(example
     assert done.returncode == 1, done.stderr
     checks, _ = report(example)
     assert checks["run notebooks/dies.ipynb"]["message"].startswith("the kernel died in cell 2: ")
+
+
+def test_metadata_a_team_keeps_passes_and_setup_gives_the_filter_the_same(example, invoke):
+    path = write(example / "notebooks" / "folded.ipynb", "x = 1", "y = 2")
+    nb = nbformat.read(path, 4)
+    nb.cells[1].metadata["collapsed"] = True
+    nb.cells[0].id = "3f2a9c"  # as Jupyter writes ids; nbstripout numbers them
+    nbformat.write(nb, path)
+    commit(example)
+    assert invoke(example, "ci.notebooks").returncode == 1
+    checks, _ = report(example)
+    assert checks["notebooks/folded.ipynb"]["message"].startswith(
+        "not stripped: cell metadata in cell 2; cell ids in cell 1; run `nbstripout notebooks/folded.ipynb`"
+    )
+    nb.cells[0].id = "0"
+    nbformat.write(nb, path)
+    commit(example)
+    settings(example, keep_metadata=["cell.metadata.collapsed"])
+    assert invoke(example, "ci.notebooks").returncode == 0
+    assert invoke(example, "ci.notebooks.setup").returncode == 0
+    kept = git(example, "config", "--get", "filter.nbstripout.keepmetadatakeys").strip()
+    assert kept == "cell.metadata.collapsed"
+
+
+def test_a_notebook_tracked_but_gone_fails_and_the_others_are_still_checked(example, invoke):
+    write(example / "notebooks" / "gone.ipynb", "x = 1")
+    commit(example)
+    (example / "notebooks" / "gone.ipynb").unlink()
+    assert invoke(example, "ci.notebooks").returncode == 1
+    checks, _ = report(example)
+    assert (
+        checks["notebooks/gone.ipynb"]["message"]
+        == "tracked by git but not on disk; restore it or `git rm` it"
+    )
+    assert checks["notebooks/explore.ipynb"]["status"] == "passed"
