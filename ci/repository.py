@@ -23,12 +23,15 @@ CONFLICT = r"^(<<<<<<<|>>>>>>>) "  # the lines git writes around a conflict; ===
 MB = 1_000_000
 
 
-def check(cfg: settings.Git, *, run: Runner, root: Path, stamp: dict[str, Any]) -> StageResult:
+def check(
+    cfg: settings.Git, *, run: Runner, root: Path, stamp: dict[str, Any], branch: str = ""
+) -> StageResult:
+    """The git stage; ``branch`` is the one the CI builds (its checkout is detached), for ``branch = .``."""
     if not run(["git", "rev-parse", "--git-dir"]).ok:
         return StageResult("git", skipped="not a git repository")
     checks = [_stamp(stamp)]
     if cfg.submodules:
-        checks += submodules(run, root)
+        checks += submodules(run, root, branch)
     if cfg.max_file_mb:
         checks += large_files(run, cfg.max_file_mb)
     if cfg.conflict_markers:
@@ -44,7 +47,7 @@ def _stamp(stamp: dict[str, Any]) -> Check:
     return Check("stamp", Status.PASSED, f"building {commit[:12]}{dirty}", details=stamp)
 
 
-def submodules(run: Runner, root: Path) -> list[Check]:
+def submodules(run: Runner, root: Path, built: str = "") -> list[Check]:
     """Each submodule: initialised, at the pinned commit, the pinned commit on its remote branch."""
     listed = run(["git", "submodule", "status", "--recursive"])
     if not listed.ok:
@@ -54,44 +57,50 @@ def submodules(run: Runner, root: Path) -> list[Check]:
     for line in filter(None, listed.stdout.splitlines()):
         mark, commit, path = _status(line)
         common = {"group": group("git", "submodules"), "file": path}
+        parent, inner = _parent(root, path)
         if mark == "-":
             fix = "run `git submodule update --init --recursive`"
             checks.append(Check(path, Status.FAILED, f"not initialised; {fix}", **common))
         elif mark == "+":
-            pinned = run(["git", "rev-parse", f"HEAD:{path}"]).stdout.strip()
+            pinned = run(["git", "-C", str(parent), "rev-parse", f"HEAD:{inner}"]).stdout.strip()
+            within = "" if parent == root else f"-C {shlex.quote(str(parent.relative_to(root)))} "
+            add = f"git {within}add {shlex.quote(inner)}"
             message = (
                 f"checked out at {commit[:12]}, but the superproject pins {pinned[:12]}; run "
-                f"`git submodule update --recursive`, or commit the new pin with "
-                f"`git add {shlex.quote(path)}`"
+                f"`git submodule update --recursive`, or commit the new pin with `{add}`"
             )
             checks.append(Check(path, Status.FAILED, message, **common))
         elif mark == "U":
             checks.append(Check(path, Status.FAILED, "has merge conflicts; resolve them first", **common))
         else:
-            checks.append(_on_branch(run, root, path, commit, common))
+            checks.append(_on_branch(run, root, path, commit, common, built))
     return checks
 
 
 def _status(line: str) -> tuple[str, str, str]:
-    """(mark, commit, path) of a `git submodule status` line: ``+<sha> my lib (heads/main)``."""
-    mark, commit, rest = line[0], line[1:41], line[42:]
-    if rest.endswith(")") and " (" in rest:  # what `git describe` says of the commit
+    """(mark, commit, path) of a `git submodule status` line, e.g. ``+<sha> my lib (heads/main)``: the
+    path may hold spaces; a checked-out submodule's line ends with what `git describe` says of it."""
+    mark, (commit, _, rest) = line[0], line[1:].partition(" ")
+    if mark in (" ", "+") and rest.endswith(")") and " (" in rest:
         rest = rest[: rest.rindex(" (")]
     return mark, commit, rest
 
 
-def _on_branch(run: Runner, root: Path, path: str, pinned: str, common: dict[str, Any]) -> Check:
+def _on_branch(run: Runner, root: Path, path: str, pinned: str, common: dict[str, Any], built: str) -> Check:
     """Whether the pinned commit is on the submodule's branch at its remote: ls-remote, never a fetch."""
     in_sub = ["git", "-C", str(root / path)]
-    branch = _branch(run, root, path)
+    branch = _branch(run, root, path, built)
     ref = f"refs/heads/{branch}" if branch else "HEAD"
-    remote = run([*in_sub, "ls-remote", "origin", ref])
-    if not remote.ok or not remote.stdout.strip():
-        url = run([*in_sub, "remote", "get-url", "origin"]).stdout.strip()
-        why = first_line(remote.stderr) or f"it has no {ref}"
-        raise EnvError(f"submodule {path}: cannot reach its remote {url}: {why}; the git stage did not check")
-    tip = remote.stdout.split()[0]
     on = f"origin/{branch}" if branch else "origin's default branch"
+    remote = run([*in_sub, "ls-remote", "origin", ref])
+    if not remote.ok:
+        url = run([*in_sub, "remote", "get-url", "origin"]).stdout.strip()
+        why = (remote.stderr.strip().splitlines() or [f"exit code {remote.exited}"])[-1]
+        raise EnvError(f"submodule {path}: cannot reach its remote {url}: {why}; the git stage did not check")
+    if not remote.stdout.strip():
+        message = f"its remote has no {on.removeprefix('origin/')} branch; fix `branch` in .gitmodules"
+        return Check(path, Status.FAILED, message, **common)
+    tip = remote.stdout.split()[0]
     if tip == pinned or run([*in_sub, "merge-base", "--is-ancestor", pinned, tip]).ok:
         return Check(path, Status.PASSED, f"at {pinned[:12]}, on {on}", **common)
     if not run([*in_sub, "cat-file", "-e", f"{tip}^{{commit}}"]).ok:
@@ -105,9 +114,10 @@ def _on_branch(run: Runner, root: Path, path: str, pinned: str, common: dict[str
     return Check(path, Status.FAILED, message, **common)
 
 
-def _branch(run: Runner, root: Path, path: str) -> str:
-    """The branch .gitmodules names for the submodule at ``path`` ("" when it names none; ``.`` is the
-    superproject's own branch). A nested submodule's is in its parent's .gitmodules."""
+def _branch(run: Runner, root: Path, path: str, built: str = "") -> str:
+    """The branch .gitmodules names for the submodule at ``path`` ("" when it names none). ``.`` is the
+    superproject's own branch: the checked-out one, or ``built`` (the CI's) where the checkout is detached,
+    as in CI. A nested submodule's is in its parent's .gitmodules."""
     parent, inner = _parent(root, path)
     in_parent = ["git", "-C", str(parent), "config", "-f", ".gitmodules"]
     listed = run([*in_parent, "-z", "--get-regexp", r"\.path$"])  # a name or path may hold spaces
@@ -117,7 +127,8 @@ def _branch(run: Runner, root: Path, path: str) -> str:
         return ""
     branch = run([*in_parent, "--get", key.removesuffix(".path") + ".branch"]).stdout.strip()
     if branch == ".":
-        return run(["git", "-C", str(parent), "rev-parse", "--abbrev-ref", "HEAD"]).stdout.strip()
+        current = run(["git", "-C", str(parent), "rev-parse", "--abbrev-ref", "HEAD"]).stdout.strip()
+        return current if current != "HEAD" else built
     return branch
 
 

@@ -56,10 +56,12 @@ def check_all(cfg: settings.Notebooks, *, root: Path, run: Runner, report_dir: P
             checks.append(unreadable)
             continue
         notebooks.append(notebook)
-        if path in filtered:  # its outputs stay on this disk: the clean filter keeps them out of git
-            message = "stripped on every commit by the nbstripout filter (ci.notebooks.setup)"
-            checks.append(Check(notebook.shown, Status.PASSED, message, group=group("notebooks", "strip")))
-            continue
+        if path in filtered:  # outputs on this disk never reach a commit: judge what git holds instead
+            staged = run(["git", "show", f":{os.path.relpath(path, root)}"])
+            notebook, unreadable = read(path, root, staged.stdout) if staged.ok else (None, None)
+            if unreadable or notebook is None:
+                checks.append(unreadable or _unreadable(_shown(path, root), "not in git's index"))
+                continue
         checks.append(stripped(notebook, cfg.keep_metadata))
         checks += personal_data(notebook)
     if cfg.lint and notebooks:
@@ -105,15 +107,16 @@ def _notebooks_under(path: str) -> str:
     return "*.ipynb" if folder in ("", ".") else f"{folder}/*.ipynb"
 
 
-def read(path: Path, root: Path) -> tuple[Notebook | None, Check | None]:
-    """The notebook, or the check that says why it cannot be read (not JSON, not nbformat 4)."""
+def read(path: Path, root: Path, text: str | None = None) -> tuple[Notebook | None, Check | None]:
+    """The notebook (from ``text`` when given: what git holds of it), or the check that says why it
+    cannot be read (not JSON, not nbformat 4)."""
     try:
         import nbformat
     except ImportError:
         raise EnvError(f"nbformat is not installed; install it with `{NOTEBOOKS_EXTRA}`") from None
     shown = _shown(path, root)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8") if text is None else text)
     except FileNotFoundError:
         return None, _unreadable(shown, "tracked by git but not on disk; restore it or `git rm` it")
     except (ValueError, UnicodeDecodeError) as error:

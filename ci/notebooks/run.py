@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import subprocess
 import time
 from collections.abc import Iterator
@@ -36,33 +37,38 @@ def execute(notebook: Notebook, cfg: settings.Notebooks, *, out: Path) -> Check:
         from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
     except ImportError:
         raise EnvError(f"nbclient is not installed; install it with `{NOTEBOOKS_EXTRA}`") from None
-    node, injected = inject(copy.deepcopy(notebook.node), cfg.parameters)
+    node, numbers = inject(copy.deepcopy(notebook.node), cfg.parameters)
     kernel = cfg.kernel or node.metadata.get("kernelspec", {}).get("name") or "python3"
     folder = {"metadata": {"path": str(notebook.path.parent)}}  # the kernel starts beside the notebook
     client = NotebookClient(node, timeout=cfg.timeout, kernel_name=kernel, resources=folder)
     common = {"group": group("notebooks", "run"), "file": notebook.shown}
     name, started, index = f"run {notebook.shown}", time.perf_counter(), 0
+    overtime = f"ran longer than {cfg.timeout} s (ci.notebooks.timeout): stopped in"
     try:
         # The kernel's own stderr (ipykernel's notes on its transport) would land among dsci's output.
         with _kernel(client, notebook, kernel, NoSuchKernel, DeadKernelError):
             for index, cell in enumerate(node.cells):
-                client.timeout = max(1, round(cfg.timeout - (time.perf_counter() - started)))
+                left = cfg.timeout - (time.perf_counter() - started)  # the limit is the whole notebook's
+                if left <= 0:
+                    raise CellTimeoutError(overtime)
+                client.timeout = math.ceil(left)
                 client.execute_cell(cell, index)
     except CellTimeoutError:
-        cell = _committed(index, injected)
-        message = f"ran longer than {cfg.timeout} s (ci.notebooks.timeout): stopped in cell {cell}"
-        return Check(name, Status.FAILED, message, details={"cell": cell}, **common)
+        cell = _cell(numbers, index)
+        return Check(name, Status.FAILED, f"{overtime} {cell}", details={"cell": numbers[index]}, **common)
     except DeadKernelError as error:
-        message = f"the kernel died in cell {_committed(index, injected)}: {first_line(error)}"
+        message = f"the kernel died in {_cell(numbers, index)}: {first_line(error)}"
         return Check(name, Status.FAILED, message, **common)
     except CellExecutionError as error:
-        cell = _committed(index, injected)
+        cell = _cell(numbers, index)
         lines = [line for line in plain(str(error)).strip().splitlines() if line.strip()]
-        message = f"cell {cell} failed: {lines[-1] if lines else 'an error'}"
+        message = f"{cell} failed: {lines[-1] if lines else 'an error'}"
         output = "\n".join(lines[-TRACEBACK_LINES:])
-        return Check(name, Status.FAILED, message, output=output, details={"cell": cell}, **common)
-    finally:
-        written = files.write_text(out / notebook.shown, nbformat.writes(node))
+        return Check(name, Status.FAILED, message, output=output, details={"cell": numbers[index]}, **common)
+    finally:  # under the report folder, as the notebook is under the project (never outside the folder)
+        inside = Path(notebook.shown)
+        inside = inside if not inside.is_absolute() and ".." not in inside.parts else Path(inside.name)
+        written = files.write_text(out / inside, nbformat.writes(node))
     seconds = time.perf_counter() - started
     message = f"ran {len(notebook.node.cells)} cells in {seconds:.1f} s ({kernel}); outputs in {written.name}"
     return Check(name, Status.PASSED, message, details={"seconds": seconds, "kernel": kernel}, **common)
@@ -87,13 +93,14 @@ def _kernel(client: Any, notebook: Notebook, kernel: str, missing: type, dead: t
         yield
 
 
-def inject(node: Any, parameters: dict[str, Any]) -> tuple[Any, int | None]:
+def inject(node: Any, parameters: dict[str, Any]) -> tuple[Any, list[int | None]]:
     """A cell setting ``parameters`` after the cell tagged ``parameters`` (first, when none is), tagged
     ``injected-parameters`` and replacing any such cell already there: papermill's convention, so the
-    notebook runs the same under either. Returns the notebook and where the cell went (None: no
-    parameters)."""
+    notebook runs the same under either. Returns the notebook and, for each of its cells, its number in
+    the notebook as committed (None for the injected one)."""
+    numbers: list[int | None] = list(range(1, len(node.cells) + 1))
     if not parameters:
-        return node, None
+        return node, numbers
     import nbformat
 
     def tagged(cell: Any, tag: str) -> bool:
@@ -101,13 +108,14 @@ def inject(node: Any, parameters: dict[str, Any]) -> tuple[Any, int | None]:
 
     source = "# Parameters\n" + "".join(f"{key} = {value!r}\n" for key, value in parameters.items())
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
-    node.cells = [c for c in node.cells if not tagged(c, "injected-parameters")]
-    marked = [i for i, c in enumerate(node.cells) if tagged(c, "parameters")]
-    at = marked[0] + 1 if marked else 0
-    node.cells.insert(at, cell)
-    return node, at
+    kept = [(c, n) for c, n in zip(node.cells, numbers, strict=True) if not tagged(c, "injected-parameters")]
+    marked = [i for i, (c, _) in enumerate(kept) if tagged(c, "parameters")]
+    kept.insert(marked[0] + 1 if marked else 0, (cell, None))
+    node.cells = [c for c, _ in kept]
+    return node, [n for _, n in kept]
 
 
-def _committed(index: int, injected: int | None) -> int:
-    """The 1-based number, in the notebook as committed, of the cell at ``index`` of the run's copy."""
-    return index + 1 - (injected is not None and index > injected)
+def _cell(numbers: list[int | None], index: int) -> str:
+    """How the report names the cell at ``index`` of the run's copy: by its number as committed."""
+    number = numbers[index] if index < len(numbers) else None
+    return f"cell {number}" if number else "the injected parameters cell"

@@ -66,6 +66,16 @@ def target_branch(environ: Mapping[str, str]) -> str:
     return ""
 
 
+def built_branch(environ: Mapping[str, str]) -> str:
+    """The branch a CI build checked out (detached, as CIs check out): its pull request's source branch,
+    else the branch pushed; "" outside CI."""
+    for name in ("GITHUB_HEAD_REF", "SYSTEM_PULLREQUEST_SOURCEBRANCH", "CHANGE_BRANCH", "GITHUB_REF_NAME",
+                 "BUILD_SOURCEBRANCH", "BRANCH_NAME"):  # fmt: skip
+        if environ.get(name):
+            return environ[name].removeprefix("refs/heads/")
+    return ""
+
+
 def pushed_branch(environ: Mapping[str, str]) -> str:
     """The branch a CI build of a push (not of a pull request) builds; "" for any other build."""
     if environ.get("GITHUB_EVENT_NAME") == "push":

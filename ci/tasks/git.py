@@ -11,8 +11,11 @@ from ci.tasks._stage import Stage
 
 def git_stage(s: Any) -> Any:
     from ci import repository
+    from ci.core.environment import detect
+    from ci.pullrequest.find import built_branch
 
-    return repository.check(s.section("git"), run=s.runner(), root=s.root, stamp=s.stamp())
+    branch = built_branch(detect().environ)  # for `branch = .` in .gitmodules, on a detached checkout
+    return repository.check(s.section("git"), run=s.runner(), root=s.root, stamp=s.stamp(), branch=branch)
 
 
 GIT = Stage("git", git_stage)

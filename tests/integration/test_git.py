@@ -147,3 +147,24 @@ def test_a_submodule_whose_remote_cannot_be_reached_is_exit_3_and_not_a_pass(sup
     assert done.stderr.strip().endswith("; the git stage did not check")
     _, stage = report(example)
     assert stage["status"] == "failed"
+
+
+def test_a_submodule_path_with_spaces_and_branch_dot_on_a_detached_ci_checkout(tmp_path, example, invoke):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    git(lib, "init", "--quiet", "--initial-branch=main")
+    (lib / "lib.py").write_text("VERSION = 1\n")
+    commit(lib, "lib 1")
+    git(example, "-c", "protocol.file.allow=always", "submodule", "add", "--quiet", str(lib), "vendor/my lib")
+    git(example, "config", "-f", ".gitmodules", "submodule.vendor/my lib.branch", ".")  # the superproject's
+    commit(example, "the lib, following our branch")
+    git(example, "checkout", "--quiet", "--detach")  # as a CI checks out
+    done = invoke(example, "ci.git", GITHUB_HEAD_REF="main")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    checks, _ = report(example)
+    pinned = git(example / "vendor" / "my lib", "rev-parse", "HEAD").strip()
+    assert checks["vendor/my lib"]["message"] == f"at {pinned[:12]}, on origin/main"
+    git(example / "vendor" / "my lib", "commit", "--quiet", "--allow-empty", "--message", "local, unpinned")
+    assert invoke(example, "ci.git", GITHUB_HEAD_REF="main").returncode == 1
+    checks, _ = report(example)
+    assert checks["vendor/my lib"]["message"].endswith("commit the new pin with `git add 'vendor/my lib'`")

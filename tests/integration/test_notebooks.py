@@ -157,12 +157,21 @@ def test_setup_strips_commits_and_makes_diffs_readable_in_a_real_repository(exam
     assert "## modified /cells/1/source:" in diff
     assert "-  print(x)" in diff and "+  print(x + 1)" in diff
     assert invoke(example, "ci.notebooks.setup").stdout.strip() == "dsci: the repository was set up already"
-    # The outputs stay on this disk, never reach a commit: the stage says so rather than fail.
+    # The outputs stay on this disk and never reach a commit: the stage judges what git holds.
     assert invoke(example, "ci.notebooks").returncode == 0
     checks, _ = report(example)
-    assert checks["notebooks/work.ipynb"]["message"] == (
-        "stripped on every commit by the nbstripout filter (ci.notebooks.setup)"
-    )
+    assert checks["notebooks/work.ipynb"]["message"] == "stripped: no outputs, no execution counts"
+
+
+def test_setup_does_not_hide_outputs_committed_before_it(example, invoke):
+    write(example / "notebooks" / "old.ipynb", "x = 1", f"print({CARD!r})", outputs={1: f"{CARD}\n"})
+    commit(example, "outputs, before the filter")
+    assert invoke(example, "ci.notebooks.setup").returncode == 0
+    assert json.loads(git(example, "show", ":notebooks/old.ipynb"))["cells"][1]["outputs"]
+    assert invoke(example, "ci.notebooks").returncode == 1  # git still holds the outputs
+    checks, _ = report(example)
+    assert checks["notebooks/old.ipynb"]["message"].startswith("not stripped: outputs in cell 2;")
+    assert checks["card in notebooks/old.ipynb cell 2"]["status"] == "failed"
 
 
 def test_a_cell_that_kills_the_kernel_fails_the_notebook_naming_the_cell(example, invoke):
@@ -208,3 +217,18 @@ def test_a_notebook_tracked_but_gone_fails_and_the_others_are_still_checked(exam
         == "tracked by git but not on disk; restore it or `git rm` it"
     )
     assert checks["notebooks/explore.ipynb"]["status"] == "passed"
+
+
+def test_a_notebook_papermill_saved_is_run_with_dscis_parameters_and_its_own_cell_numbers(example, invoke):
+    path = write(example / "notebooks" / "saved.ipynb", "rows = 10", "rows = 3", "x = rows", "1 / (x - 21)")
+    nb = nbformat.read(path, 4)
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.cells[1].metadata["tags"] = ["injected-parameters"]  # what papermill left in it
+    nbformat.write(nb, path)
+    commit(example)
+    settings(example, execute=["notebooks/saved.ipynb"], parameters={"rows": 21})
+    assert invoke(example, "ci.notebooks").returncode == 1
+    checks, _ = report(example)
+    assert (
+        checks["run notebooks/saved.ipynb"]["message"] == "cell 4 failed: ZeroDivisionError: division by zero"
+    )
