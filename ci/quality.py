@@ -28,14 +28,14 @@ def lint(paths: Sequence[str], *, check_format: bool, run: Runner, root: Path) -
     """``ruff check`` (each finding a failed check) and optionally ``ruff format --check``; no notebooks."""
     ruff = python_module("ruff", RUFF)
     found = run([*ruff, "check", *NOT_NOTEBOOKS, "--output-format", "json", *paths])
-    _refuse_ruff_error(found, "ci.lint.paths")
+    refuse_ruff_error(found, "ci.lint.paths")
     findings = json.loads(found.stdout or "[]")
     checks = [_finding(item, root) for item in findings]
     if not checks:
         checks.append(Check("ruff check", Status.PASSED, f"no findings in {', '.join(paths)}"))
     if check_format:
         formatted = run([*ruff, "format", "--check", *NOT_NOTEBOOKS, *paths])
-        _refuse_ruff_error(formatted, "ci.lint.paths")
+        refuse_ruff_error(formatted, "ci.lint.paths")
         unformatted = [
             line.removeprefix("Would reformat:").strip()
             for line in formatted.stdout.splitlines()
@@ -50,7 +50,7 @@ def lint(paths: Sequence[str], *, check_format: bool, run: Runner, root: Path) -
     return StageResult("lint", checks)
 
 
-def _refuse_ruff_error(result: Completed, key: str) -> None:
+def refuse_ruff_error(result: Completed, key: str) -> None:
     if result.exited not in (0, 1):
         detail = _last_line(result.stderr or result.stdout) or f"exit code {result.exited}"
         raise ConfigError(f"ruff could not run: {detail}; check {key} and your ruff settings")
@@ -63,7 +63,7 @@ def _finding(item: dict, root: Path) -> Check:
         Status.FAILED,
         item.get("message", ""),
         group=group("lint", "ruff"),
-        file=_relative(item.get("filename", ""), root),
+        file=relative(item.get("filename", ""), root),
         line=(item.get("location") or {}).get("row"),
     )
 
@@ -90,8 +90,8 @@ def test(
     source = [f"--source={','.join(coverage_source)}"] if coverage_source else []
     result = run(
         [
-            *coverage, "run", f"--data-file={_relative(data, root)}", *source,
-            "-m", "pytest", *paths, f"--junitxml={_relative(junit, root)}", "-o", "junit_family=xunit1",
+            *coverage, "run", f"--data-file={relative(data, root)}", *source,
+            "-m", "pytest", *paths, f"--junitxml={relative(junit, root)}", "-o", "junit_family=xunit1",
             *args,
         ],
         quiet=False,
@@ -100,7 +100,7 @@ def test(
         detail = _last_line(result.stderr) or "usage error"
         raise ConfigError(f"pytest refused its arguments: {detail}; check ci.test.paths and ci.test.args")
     checks = read_junit(junit, root) if junit.exists() else []
-    verdict = _pytest_verdict(result, checks, _relative(junit, root) if junit.exists() else None, paths)
+    verdict = _pytest_verdict(result, checks, relative(junit, root) if junit.exists() else None, paths)
     if verdict is not None:
         checks.append(verdict)
     artifacts = [junit] if junit.exists() else []
@@ -168,7 +168,7 @@ def read_junit(path: Path, root: Path) -> list[Check]:
                 message = element.get("message", "") or tag
                 output = element.text or ""
                 break
-        file = _relative(case.get("file", ""), root) or None
+        file = relative(case.get("file", ""), root) or None
         line = case.get("line")
         checks.append(
             Check(
@@ -219,7 +219,7 @@ def _coverage_check(
     )
 
 
-def _relative(filename: str | Path, root: Path) -> str:
+def relative(filename: str | Path, root: Path) -> str:
     if not filename:
         return ""
     path = Path(filename)

@@ -205,16 +205,14 @@ def _output_text(output: Any) -> str:
 
 def lint(paths: Sequence[Path], *, run: Runner, root: Path) -> list[Check]:
     """ruff over the notebooks, each finding naming its cell and the line in it."""
-    from ci.quality import RUFF
+    from ci.quality import RUFF, refuse_ruff_error, relative
 
     ruff = python_module("ruff", RUFF)
     found = run([*ruff, "check", "--output-format", "json", *(str(p) for p in paths)])
-    if found.exited not in (0, 1):
-        detail = first_line(found.stderr or found.stdout) or f"exit code {found.exited}"
-        raise ConfigError(f"ruff could not check the notebooks: {detail}; check your ruff settings")
+    refuse_ruff_error(found, "ci.notebooks.paths")
     checks = []
     for item in json.loads(found.stdout or "[]"):
-        file = display(Path(item["filename"]).relative_to(root.resolve()))
+        file = relative(item["filename"], root)
         cell, row = item.get("cell"), (item.get("location") or {}).get("row")
         where = f"cell {cell}, line {row}" if cell else f"line {row}"
         code = item.get("code") or "syntax-error"
