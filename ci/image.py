@@ -8,28 +8,32 @@ build. Layers: dependencies, then the project's wheel, then the bundle.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
+import tempfile
 import time
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
 from ci.core import files, settings
-from ci.core.errors import CheckFailed, ConfigError, EnvError
+from ci.core.errors import CheckFailed, ConfigError, EnvError, SecurityError
 from ci.core.files import sha256_file
 from ci.core.process import Runner
 from ci.core.results import Check, StageResult, Status
 from ci.core.text import display, first_line
 from ci.model import formats
+from ci.package import latest_bundle, stem
 
 APP_NEEDS = ("gunicorn", "pandas")  # the server, and the frames the app builds from JSON rows
 SKIP_HINT = "ci.all.skip: [image, push, parity]"
 IMAGE_PYTHON = "/opt/venv/bin/python"  # where the Dockerfile template puts the venv
+IDENTITY_MOUNT = "/run/secrets/dsci-identity"  # where the identity is mounted, as a Secret would be
 SMOKE_ROWS = 5  # rows of the golden set (or holdout) the image must predict as development does
 CODE_LAYER = """COPY code /tmp/code
 RUN /opt/venv/bin/pip install --no-index --no-deps --no-cache-dir --disable-pip-version-check \\
@@ -191,13 +195,25 @@ def render(template: str, **values: str) -> str:
 def build_image(
     cfg: settings.Image, mcfg: settings.Model, *, run: Runner, root: Path, dist: Path, work: Path,
     git: Mapping[str, Any], smoke_rows: Path | None = None, index_url: str | None = None, stream: Any = None,
+    trusted: str = "", identity: str = "",
 ) -> StageResult:  # fmt: skip
     """Build the image with the network off, prove it serves, and only then record it in image.json.
 
-    ``index_url`` is a private package index (credentials and all): used on the host only."""
-    bundle = newest(dist, "*.bundle.tar")
+    ``index_url`` is a private package index (credentials and all): used on the host only.
+    ``trusted`` (the text of the trusted public keys) makes the image refuse a bundle they did not
+    sign; ``identity`` (an age identity's text) is mounted for the smoke test, never copied in."""
+    from ci.security import signing, trust
+
+    bundle = latest_bundle(dist)
     if bundle is None:
         raise ConfigError(f"no model bundle in {display(dist)}; `invoke ci.package` makes one")
+    provenance = signing.provenance_file(bundle)
+    if trusted and not provenance.is_file():
+        raise ConfigError(
+            f"{display(bundle)} is not signed, and ci.security.trusted asks the image to refuse an unsigned "
+            "bundle; `invoke ci.sign` signs it"
+        )
+    encrypted = trust.is_encrypted(bundle)
     engine = client()
     if not _has_image(engine, cfg.base):
         raise EnvError(
@@ -208,8 +224,10 @@ def build_image(
     _has_packages(engine, cfg.base, cfg.system_packages)
     project = project_metadata(root)
     wheel = newest(dist, "*.whl")
-    serving = serving_settings(mcfg, bundle)
-    pinned = pins(requirements_of(cfg, root, packaged=wheel is not None))
+    serving = serving_settings(mcfg, bundle, manifest=dist / f"{stem(bundle)}.manifest.json")
+    serving.update(bundle=bundle.name, signed=bool(trusted), provenance=provenance.name)
+    needs = [*(["cryptography"] if trusted or encrypted else []), *(["pyrage"] if encrypted else [])]
+    pinned = pins(requirements_of(cfg, root, packaged=wheel is not None) + [(n, "") for n in needs])
     (work / "image.json").unlink(missing_ok=True)  # the last image stands no more, whatever happens now
     context = work / "context"
     shutil.rmtree(context, ignore_errors=True)
@@ -219,7 +237,11 @@ def build_image(
     files.write_text(context / "requirements.txt", "\n".join(pinned) + "\n")
     if wheel is not None:
         shutil.copy2(wheel, context / "code" / wheel.name)
-    shutil.copy2(bundle, context / "bundle.tar")
+    (context / "bundle").mkdir()
+    shutil.copy2(bundle, context / "bundle" / bundle.name)
+    if trusted:
+        shutil.copy2(provenance, context / "bundle" / provenance.name)
+        files.write_text(context / "bundle" / "trusted_signers", trusted)
     _serving_app(context / "app", serving, root, packaged=wheel is not None)
     files.write_text(context / ".dockerignore", "**/__pycache__\n**/*.pyc\n")
     bundle_sha, _ = sha256_file(bundle)
@@ -250,7 +272,8 @@ def build_image(
         details=details,
     )
     rows, expected = _smoke_rows(mcfg, smoke_rows, root)
-    served = smoke_test(engine, image_id, tags[0], rows, expected, cfg.smoke_timeout)
+    with mounted(identity, bundle.stat().st_size) as options:
+        served = smoke_test(engine, image_id, tags[0], rows, expected, cfg.smoke_timeout, options)
     if served.status is Status.FAILED:  # not recorded: push and parity find no image to use
         return StageResult("image", [built, served])
     for tag in tags[1:]:
@@ -259,8 +282,11 @@ def build_image(
     return StageResult("image", [built, served], [str(work / "image.json")])
 
 
-def serving_settings(mcfg: settings.Model, bundle: Path) -> dict[str, Any]:
-    """How the model stage loads the model, for the image's app to load it the same way."""
+def serving_settings(mcfg: settings.Model, bundle: Path, manifest: Path | None = None) -> dict[str, Any]:
+    """How the model stage loads the model, for the image's app to load it the same way.
+
+    What the bundle holds is read from its manifest beside it (an encrypted bundle cannot be opened
+    here), or from the bundle itself."""
     import tarfile
 
     fmt, path = mcfg.format, Path(mcfg.path).as_posix() if mcfg.path else ""
@@ -270,8 +296,11 @@ def serving_settings(mcfg: settings.Model, bundle: Path) -> dict[str, Any]:
                 "ci.model.path is not set, so the image has no model to serve; set it to the model file "
                 "in the bundle (or ci.model.format to hook, with ci.model.hook)"
             )
-        with tarfile.open(bundle) as tar:
-            names = tar.getnames()
+        if manifest is not None and manifest.is_file():
+            names = [entry["path"] for entry in json.loads(manifest.read_text(encoding="utf-8"))["files"]]
+        else:
+            with tarfile.open(bundle) as tar:
+                names = tar.getnames()
         if path not in names:
             raise ConfigError(
                 f"ci.model.path: {path} is not in the bundle {bundle.name}, so the image could "
@@ -290,6 +319,7 @@ def _serving_app(folder: Path, serving: Mapping[str, Any], root: Path, packaged:
     package = resources.files("ci")
     files.write_bytes(folder / "app.py", package.joinpath("resources/image/app.py").read_bytes())
     files.write_bytes(folder / "dsci_formats.py", package.joinpath("model/formats.py").read_bytes())
+    files.write_bytes(folder / "dsci_trust.py", package.joinpath("security/trust.py").read_bytes())
     files.write_text(folder / "serving.json", json.dumps(serving, indent=2) + "\n")
     if serving["format"] == "hook" and not packaged:
         top = serving["hook"].partition(":")[0].split(".")[0]
@@ -313,24 +343,34 @@ def _smoke_rows(mcfg: settings.Model, table: Path | None, root: Path) -> tuple[l
 
 
 def smoke_test(
-    engine: Any, image_id: str, name: str, rows: list[dict[str, Any]], expected: Any, timeout: float
-) -> Check:
+    engine: Any, image_id: str, name: str, rows: list[dict[str, Any]], expected: Any, timeout: float,
+    options: Mapping[str, Any] | None = None,
+) -> Check:  # fmt: skip
     """Start the image with the network off, wait for /ready, POST rows to /predict, compare with development.
 
-    The requests are made inside the container, to its own loopback: no port is published."""
+    The requests are made inside the container, to its own loopback: no port is published. ``options``
+    are more arguments of the container's run (the identity's mount). An image that refuses its bundle
+    is a SecurityError, except for an encrypted bundle with no identity given: as far as one can go."""
     from ci import parity
 
     clock = time.perf_counter()
-    container = engine.containers.run(image_id, detach=True, network_mode="none")
+    container = engine.containers.run(image_id, detach=True, network_mode="none", **(options or {}))
     try:
         deadline = clock + timeout
         while True:
             container.reload()
             if container.status in ("exited", "dead"):
                 return _did_not_serve(container, name, "stopped before it was ready")
-            code, _ = container.exec_run([IMAGE_PYTHON, "-c", _PROBE, "/ready"])
+            code, output = container.exec_run([IMAGE_PYTHON, "-c", _PROBE, "/ready"])
             if code == 0:
                 break
+            refused = _refusal(output)
+            if refused and "no age identity is mounted" in refused and not (options or {}).get("volumes"):
+                message = (f"{name} verified its bundle and stops short of decrypting it: no identity here "
+                           "(ci.security.identity_file); parity proves it where one is mounted")  # fmt: skip
+                return Check("serves", Status.WARNED, message, duration=time.perf_counter() - clock)
+            if refused:
+                raise SecurityError(f"{name} refuses its bundle: {refused}")
             if time.perf_counter() > deadline:
                 return _did_not_serve(
                     container, name, f"was not ready within {timeout:g} s (ci.image.smoke_timeout)"
@@ -363,6 +403,33 @@ def smoke_test(
         f"{name} served /ready and /predict in {took:.1f} s: {len(rows)} rows as development predicts them"
     )
     return Check("serves", Status.PASSED, message, duration=took)
+
+
+def _refusal(output: bytes) -> str:
+    """The reason /ready gives when the app refused its bundle; "" when it did not."""
+    try:
+        answer = json.loads(output)
+    except ValueError:
+        return ""
+    return answer.get("reason", "") if isinstance(answer, dict) and answer.get("status") == "refused" else ""
+
+
+@contextlib.contextmanager
+def mounted(identity: str, bundle_size: int = 0) -> Iterator[dict[str, Any]]:
+    """Arguments for running the image with an age identity mounted read-only at run time, as a
+    Kubernetes Secret would be, and room in /dev/shm to decrypt the bundle into memory.
+
+    The identity's copy lives in a private temporary folder only while the block runs."""
+    room = {"shm_size": max(1 << 30, 3 * bundle_size)}  # a cap: tmpfs takes memory only as it is written
+    if not identity:
+        yield room
+        return
+    with tempfile.TemporaryDirectory(prefix="dsci-identity-") as private:
+        path = Path(private) / "identity"
+        path.write_text(identity, encoding="utf-8")
+        path.chmod(0o444)  # the folder is the host user's alone; the image's user must read the file
+        yield {**room, "volumes": {str(path): {"bind": IDENTITY_MOUNT, "mode": "ro"}},
+               "environment": {"DSCI_IDENTITY": IDENTITY_MOUNT}}  # fmt: skip
 
 
 def _did_not_serve(container: Any, name: str, what: str) -> Check:

@@ -5,6 +5,13 @@ file's sha256 and size, the git commit and a dirty flag, the build time,
 the Python version, the lock of installed distributions, the metrics of the
 model stage, a digest of the effective config). Entries are sorted, times
 fixed, owners blank: the same inputs give the same bytes, so the same hash.
+
+With age recipients (ci.security.recipients) the bundle leaves the stage
+encrypted to them (``.bundle.tar.age``), streamed through ``pyrage``: the
+plain tar exists only in a private temporary folder while it is encrypted.
+Beside the bundle: its manifest (``.manifest.json``, the same bytes as in
+the tar) and its ``.sha256`` (``sha256sum``'s format): the digest of the plain
+tar, and of the ciphertext when encrypted. The sign stage signs them all.
 """
 
 from __future__ import annotations
@@ -15,19 +22,41 @@ import json
 import os
 import platform
 import tarfile
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ci.core import settings
 from ci.core.errors import CheckFailed, ConfigError
-from ci.core.files import atomic, sha256_file
+from ci.core.files import atomic, sha256_file, write_bytes, write_text
 from ci.core.git import git_state
 from ci.core.process import Runner, python_module
 from ci.core.results import Check, StageResult, Status
 from ci.core.text import display
 
 MANIFEST = "manifest.json"
+SUFFIXES = (".bundle.tar", ".bundle.tar.age")
+
+
+def latest_bundle(dist: Path) -> Path | None:
+    """The bundle the package stage wrote last in ``dist``, plain or encrypted."""
+    found = [p for suffix in SUFFIXES for p in dist.glob(f"*{suffix}")] if dist.is_dir() else []
+    return max(found, key=lambda p: p.stat().st_mtime, default=None)
+
+
+def stem(bundle: Path) -> str:
+    """``clinic-abc1234`` of ``clinic-abc1234.bundle.tar.age``: its manifest and provenance go by it."""
+    return next(bundle.name.removesuffix(s) for s in reversed(SUFFIXES) if bundle.name.endswith(s))
+
+
+def digests(bundle: Path) -> dict[str, str]:
+    """{file name: sha256} from the bundle's .sha256 file: the plain tar, and the ciphertext if encrypted."""
+    record = bundle.with_name(f"{bundle.name}.sha256")
+    if not record.is_file():
+        raise ConfigError(f"{display(record)}: missing; `invoke ci.package` writes it beside the bundle")
+    pairs = (line.split("  ", 1) for line in record.read_text(encoding="utf-8").splitlines() if line.strip())
+    return {name: digest for digest, name in pairs}
 
 
 def build_time(git: Mapping[str, Any]) -> int:
@@ -87,17 +116,33 @@ def manifest(
     }
 
 
+def manifest_bytes(content: Mapping[str, Any]) -> bytes:
+    return (json.dumps(content, indent=2, sort_keys=True) + "\n").encode()
+
+
 def write_bundle(
     target: Path, files: Sequence[tuple[str, Path]], content: Mapping[str, Any], mtime: int
 ) -> Path:
     """The tar of the manifest and the files, written atomically: a crash leaves no partial bundle."""
-    manifest_bytes = (json.dumps(content, indent=2, sort_keys=True) + "\n").encode()
+    manifest_bytes_ = manifest_bytes(content)
     with atomic(target) as raw, tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        tar.addfile(_entry(MANIFEST, len(manifest_bytes), mtime), io.BytesIO(manifest_bytes))
+        tar.addfile(_entry(MANIFEST, len(manifest_bytes_), mtime), io.BytesIO(manifest_bytes_))
         for arcname, path in files:
             with open(path, "rb") as f:
                 tar.addfile(_entry(arcname, path.stat().st_size, mtime), f)
     return target
+
+
+def encrypt(plain: Path, target: Path, recipients: Sequence[Any]) -> str:
+    """``plain`` encrypted to the age ``recipients`` at ``target``, streamed; the ciphertext's sha256."""
+    import pyrage
+
+    from ci.security.trust import _Hashing
+
+    with open(plain, "rb") as source, atomic(target) as out:
+        sink = _Hashing(out)
+        pyrage.encrypt_io(source, sink, list(recipients))
+    return sink.digest.hexdigest()
 
 
 def _entry(name: str, size: int, mtime: int) -> tarfile.TarInfo:
@@ -137,19 +182,19 @@ def build_distributions(run: Runner, root: Path, out: Path, isolation: bool) -> 
 
 def package(
     cfg: settings.Package, *, run: Runner, root: Path, out: Path, metrics_file: Path, config_digest: str,
-    model_path: str, git: Mapping[str, Any] | None = None,
+    model_path: str, git: Mapping[str, Any] | None = None, recipients: Sequence[Any] = (),
 ) -> StageResult:  # fmt: skip
     """The package stage: distributions when the project is a package, then the bundle, stamped with
-    ``git`` (the run's build stamp; computed here when not given)."""
+    ``git`` (the run's build stamp; computed here when not given), encrypted to ``recipients``."""
     checks, artifacts = [], []
     patterns = cfg.bundle or ([model_path] if model_path else [])
-    files = bundle_files(patterns, root)  # before the build: a wrong pattern need not wait for it
+    paths = bundle_files(patterns, root)  # before the build: a wrong pattern need not wait for it
     wanted = cfg.wheel
     if wanted == "true" or (wanted == "auto" and is_package(root)):
         built = build_distributions(run, root, out, cfg.isolation)
         artifacts += built
         checks.append(Check("distributions", Status.PASSED, ", ".join(p.name for p in built)))
-    if not files:
+    if not paths:
         if checks:
             return StageResult("package", checks, [str(a) for a in artifacts])
         return StageResult(
@@ -160,15 +205,30 @@ def package(
     metrics = None if measured is None else {k: measured.get(k) for k in ("metrics", "segments")}
     name = cfg.name or root.resolve().name
     content = manifest(
-        files, name=name, git=git, built=build_time(git), metrics=metrics, config_digest=config_digest
+        paths, name=name, git=git, built=build_time(git), metrics=metrics, config_digest=config_digest
     )
     suffix = f"-{git['commit'][:7]}" if git["commit"] else ""
     suffix += "-dirty" if git["dirty"] else ""
-    bundle = write_bundle(out / f"{name}{suffix}.bundle.tar", files, content, content["built"])
-    digest, size = sha256_file(bundle)
-    (out / f"{bundle.name}.sha256").write_text(f"{digest}  {bundle.name}\n")
-    message = f"{bundle.name}: {len(files)} files, {size} bytes, sha256 {digest[:12]}…"
-    details = {"sha256": digest, "size": size, "files": content["files"], "git": content["git"]}
+    out.mkdir(parents=True, exist_ok=True)
+    for kind in SUFFIXES:  # a bundle of the other kind, left from an earlier run, would look newer
+        (out / f"{name}{suffix}{kind}").unlink(missing_ok=True)
+    plain_name = f"{name}{suffix}.bundle.tar"
+    with tempfile.TemporaryDirectory(prefix="dsci-bundle-") as private:
+        plain = write_bundle(
+            (Path(private) if recipients else out) / plain_name, paths, content, content["built"]
+        )
+        digest, size = sha256_file(plain)
+        record = [f"{digest}  {plain_name}"]
+        bundle = plain
+        if recipients:
+            bundle = out / f"{plain_name}.age"
+            record.append(f"{encrypt(plain, bundle, recipients)}  {bundle.name}")
+    write_text(out / f"{bundle.name}.sha256", "\n".join(record) + "\n")
+    write_bytes(out / f"{name}{suffix}.manifest.json", manifest_bytes(content))
+    secret = f", encrypted to {len(recipients)} recipients" if recipients else ""
+    message = f"{bundle.name}: {len(paths)} files, {size} bytes, sha256 {digest[:12]}…{secret}"
+    details = {"sha256": digest, "size": size, "files": content["files"], "git": content["git"],
+               "encrypted": bool(recipients)}  # fmt: skip
     checks.append(Check("bundle", Status.PASSED, message, details=details))
-    artifacts += [bundle, out / f"{bundle.name}.sha256"]
+    artifacts += [bundle, out / f"{bundle.name}.sha256", out / f"{name}{suffix}.manifest.json"]
     return StageResult("package", checks, [str(a) for a in artifacts])

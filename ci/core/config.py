@@ -113,6 +113,11 @@ def defaults(schema: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return tree
 
 
+def secret_settings(schema: Mapping[str, Any] | None = None) -> list[str]:
+    """The settings (``"push.password_env"``) that name a variable holding a secret (``x-secret``)."""
+    return [".".join(path) for path, node in sections(schema or shipped_schema()) if node.get("x-secret")]
+
+
 def declared(key: str, schema: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The schema node of the setting at ``key`` (``"test.min_coverage"``)."""
     schema = schema or shipped_schema()

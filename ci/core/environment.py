@@ -9,6 +9,7 @@ terminal).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sys
 import threading
@@ -19,6 +20,7 @@ from typing import TextIO
 
 from ci.core.results import Check, StageResult, Status
 
+_MASKED = itertools.count(1)
 _MARKS = {
     Status.PASSED: "✔",
     Status.WARNED: "!",
@@ -120,6 +122,16 @@ class Provider:
         self.write("")
         self.write(markdown.rstrip())
 
+    # Secrets and provenance -------------------------------------------------
+
+    def secret_command(self, value: str) -> str | None:
+        """The line that makes the CI mask ``value`` in its log; a terminal has none."""
+        return None
+
+    def run_url(self) -> str:
+        """The address of this CI run (for the provenance and the pull request); "" in a terminal."""
+        return ""
+
 
 class GitHubActions(Provider):
     """Workflow commands on stdout and the job summary file."""
@@ -145,6 +157,14 @@ class GitHubActions(Provider):
                 f.write(markdown.rstrip() + "\n")
         self.write(f"summary: {path}")
 
+    def secret_command(self, value: str) -> str | None:
+        return f"::add-mask::{_gh_escape(value)}"
+
+    def run_url(self) -> str:
+        server = self.environ.get("GITHUB_SERVER_URL", "https://github.com")
+        repository, run = self.environ.get("GITHUB_REPOSITORY", ""), self.environ.get("GITHUB_RUN_ID", "")
+        return f"{server}/{repository}/actions/runs/{run}" if repository and run else ""
+
 
 class AzurePipelines(Provider):
     """Logging commands (##vso[...]) on stdout; the summary is uploaded as a tab."""
@@ -166,6 +186,17 @@ class AzurePipelines(Provider):
     def publish_summary(self, markdown: str, path: Path) -> None:
         self.write(f"##vso[task.uploadsummary]{path.resolve()}")
 
+    def secret_command(self, value: str) -> str | None:
+        # A secret variable of its own per value: the agent masks each one in the rest of the log.
+        return (
+            f"##vso[task.setvariable variable=DSCI_MASKED_{next(_MASKED)};issecret=true]{_vso_escape(value)}"
+        )
+
+    def run_url(self) -> str:
+        collection = self.environ.get("SYSTEM_COLLECTIONURI", "").rstrip("/")
+        project, build = self.environ.get("SYSTEM_TEAMPROJECT", ""), self.environ.get("BUILD_BUILDID", "")
+        return f"{collection}/{project}/_build/results?buildId={build}" if collection and build else ""
+
 
 class Jenkins(Provider):
     """Plain lines: the stage view groups the log, the Jenkinsfile archives the summary."""
@@ -177,6 +208,9 @@ class Jenkins(Provider):
 
     def publish_summary(self, markdown: str, path: Path) -> None:
         self.write(f"summary: {path}")
+
+    def run_url(self) -> str:
+        return self.environ.get("BUILD_URL", "")
 
 
 def detect(environ: Mapping[str, str] | None = None) -> Provider:

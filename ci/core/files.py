@@ -14,8 +14,10 @@ CHUNK = 1 << 20  # 1 MiB reads into one reused buffer: hashlib's own speed, cons
 
 
 @contextlib.contextmanager
-def atomic(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
-    """A binary file that becomes ``path`` only when the block ends well (a temporary file, then a rename)."""
+def atomic(path: str | os.PathLike[str], mode: int = 0o644) -> Iterator[BinaryIO]:
+    """A binary file that becomes ``path`` only when the block ends well (a temporary file, then a rename).
+
+    The temporary file is the owner's alone (mkstemp) until it gets ``mode`` as it is renamed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -24,7 +26,7 @@ def atomic(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ci.core import files
+from ci.core import files, secrets
 from ci.core.results import Check, Run, StageResult, Status
 from ci.core.text import plain
 
@@ -49,11 +49,11 @@ def merge(run: Run, result: StageResult, order: Sequence[str]) -> Run:
 
 
 def write(run: Run, report_dir: Path) -> dict[str, Path]:
-    """Write the three reports atomically; return their paths by kind."""
+    """Write the three reports atomically, every secret masked; return their paths by kind."""
     return {
-        "json": files.write_text(report_dir / "report.json", render_json(run)),
-        "junit": files.write_text(report_dir / "junit.xml", render_junit(run)),
-        "summary": files.write_text(report_dir / "summary.md", render_summary(run)),
+        "json": files.write_text(report_dir / "report.json", secrets.mask(render_json(run))),
+        "junit": files.write_text(report_dir / "junit.xml", secrets.mask(render_junit(run))),
+        "summary": files.write_text(report_dir / "summary.md", secrets.mask(render_summary(run))),
     }
 
 

@@ -40,6 +40,10 @@ Args = Annotated[list[str], Meta(extra_json_schema={
     "x-expected": "a list of strings (one argument each)", "x-parse": "shell"})]  # fmt: skip
 
 
+# A variable that holds a secret: its value is masked in all dsci prints and writes, and registered
+# with the CI (ci/core/secrets.py); every one is read when the settings are validated.
+SECRET = Meta(extra_json_schema={"x-secret": True})
+
 # The push and Jenkins' HTTP calls retry alike.
 HttpRetries = Annotated[
     int, about("Tries for each call, with backoff, on 5xx or a dropped connection.", ge=1, le=10)
@@ -290,6 +294,7 @@ class Image(Section):
             "Environment variable holding a private package index URL (credentials in it stay on the host: "
             "the wheels are fetched before the build)."
         ),
+        SECRET,
     ] = ""
 
 
@@ -310,7 +315,7 @@ class Push(Section):
     username_env: Annotated[str, about("Environment variable holding the registry user name.")] = (
         "DSCI_REGISTRY_USER"
     )
-    password_env: Annotated[str, about("Environment variable holding the password or token.")] = (
+    password_env: Annotated[str, about("Environment variable holding the password or token."), SECRET] = (
         "DSCI_REGISTRY_PASSWORD"
     )
     scheme: Annotated[
@@ -387,7 +392,7 @@ class Notify(Section):
     username_env: Annotated[str, about("Environment variable holding the SMTP user; unset: no login.")] = (
         "DSCI_SMTP_USER"
     )
-    password_env: Annotated[str, about("Environment variable holding the SMTP password.")] = (
+    password_env: Annotated[str, about("Environment variable holding the SMTP password."), SECRET] = (
         "DSCI_SMTP_PASSWORD"
     )
     timeout: Annotated[float, about("Seconds to wait for the SMTP server.", ge=1)] = 30
@@ -401,7 +406,9 @@ class Jenkins(Section):
 
     url: Annotated[str, about("Jenkins' URL, e.g. https://jenkins.example.com/.")] = ""
     user_env: Annotated[str, about("Environment variable holding the Jenkins user.")] = "JENKINS_USER"
-    token_env: Annotated[str, about("Environment variable holding that user's API token.")] = "JENKINS_TOKEN"
+    token_env: Annotated[str, about("Environment variable holding that user's API token."), SECRET] = (
+        "JENKINS_TOKEN"
+    )
     jobs: Annotated[str, about("The jobs file that `invoke ci.jenkins.seed` reads.")] = "jenkins/jobs.yaml"
     retries: HttpRetries = 3
     timeout: Annotated[float, about("Seconds to wait for each answer.", ge=1)] = 30
@@ -421,7 +428,7 @@ class Azure(Section):
         "azure-pipelines/azure-pipelines.yml"
     )
     branch: Annotated[str, about("The branch a queued run builds.")] = "main"
-    token_env: Annotated[str, about("Environment variable holding a personal access token.")] = (
+    token_env: Annotated[str, about("Environment variable holding a personal access token."), SECRET] = (
         "AZURE_DEVOPS_PAT"
     )
 
@@ -435,6 +442,7 @@ class Report(Section):
             "Environment variable holding a GitHub token that may comment on pull requests "
             "(the workflow's GITHUB_TOKEN, with pull-requests: write)."
         ),
+        SECRET,
     ] = "GITHUB_TOKEN"
     azure_token_env: Annotated[
         str,
@@ -442,8 +450,51 @@ class Report(Section):
             "Environment variable holding an Azure DevOps token that may comment on pull requests "
             "(System.AccessToken, mapped into the step)."
         ),
+        SECRET,
     ] = "SYSTEM_ACCESSTOKEN"
     retries: HttpRetries = 3
+
+
+class Security(Section):
+    """ci.security: signed provenance, encrypted bundles, and who is trusted."""
+
+    key_file: Annotated[
+        str,
+        about(
+            "The OpenSSH Ed25519 private key that signs builds (~ allowed), kept outside the repository; "
+            "empty: the variable key_env names."
+        ),
+    ] = ""
+    key_env: Annotated[
+        str, about("Environment variable holding the signing key's text (the CI's secret store)."), SECRET
+    ] = "DSCI_SIGNING_KEY"
+    passphrase_env: Annotated[
+        str, about("Environment variable holding the signing key's passphrase, if it has one."), SECRET
+    ] = "DSCI_SIGNING_PASSPHRASE"
+    trusted: Annotated[
+        list[str],
+        about(
+            "Who may sign: OpenSSH public key files or allowed_signers files (their namespaces are roles; "
+            "a build needs role build). Serving, parity and ci.verify refuse a bundle no one of them signed."
+        ),
+    ] = []
+    recipients: Annotated[
+        list[str],
+        about(
+            "Encrypt the bundle to these age recipients: age1... or ssh-ed25519 keys, or files of them. "
+            "CI needs only these public keys."
+        ),
+    ] = []
+    identity_file: Annotated[
+        str,
+        about(
+            "An age identity that opens the bundle, mounted into the image where dsci runs it (the image's "
+            "smoke test, parity); only where the model may run, never in a production CI."
+        ),
+    ] = ""
+    identity_env: Annotated[
+        str, about("Environment variable holding such an identity's text instead."), SECRET
+    ] = "DSCI_AGE_IDENTITY"
 
 
 class Settings(Section):
@@ -458,6 +509,7 @@ class Settings(Section):
     data: Data = fresh(Data())
     model: Model = fresh(Model())
     package: Package = fresh(Package())
+    security: Security = fresh(Security())
     image: Image = fresh(Image())
     push: Push = fresh(Push())
     parity: Parity = fresh(Parity())

@@ -8,24 +8,34 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from ci.core.errors import CheckFailed, ConfigError
+from ci.core.errors import SECURITY_ERROR, CheckFailed, ConfigError, SecurityError
 
 # Where the Dockerfile template of ci.image puts the Python and the app.
 IMAGE_PYTHON, IMAGE_APP, ROWS_FILE = "/opt/venv/bin/python", "/app/app.py", "/tmp/dsci-golden.json"
 
 
 def score_in_image(
-    engine: Any, image: str, rows: list[dict[str, Any]], timeout: float, name: str = ""
+    engine: Any, image: str, rows: list[dict[str, Any]], timeout: float, name: str = "", identity: str = ""
 ) -> dict[str, Any]:
     """Run the image's own app on the rows in a container with the network off; what it printed.
 
-    ``image`` is the id to run (a tag could move meanwhile); ``name`` is what messages call it."""
+    ``image`` is the id to run (a tag could move meanwhile); ``name`` is what messages call it;
+    ``identity`` (an age identity's text) is mounted for an encrypted bundle. An app that refused
+    its bundle (exit 4) is a SecurityError."""
+    from ci.image import mounted
+
     name = name or image
+    with mounted(identity) as options:
+        container = engine.containers.create(
+            image, [IMAGE_PYTHON, IMAGE_APP, "parity", ROWS_FILE], network_mode="none", entrypoint=[],
+            **options,
+        )  # fmt: skip
+        return _scored(container, rows, timeout, name)
+
+
+def _scored(container: Any, rows: list[dict[str, Any]], timeout: float, name: str) -> dict[str, Any]:
     import requests
 
-    container = engine.containers.create(
-        image, [IMAGE_PYTHON, IMAGE_APP, "parity", ROWS_FILE], network_mode="none", entrypoint=[]
-    )
     try:
         container.put_archive(
             str(Path(ROWS_FILE).parent), _tar(Path(ROWS_FILE).name, json.dumps(rows).encode())
@@ -37,6 +47,9 @@ def score_in_image(
             raise CheckFailed(
                 f"{name} did not finish scoring the golden set within {timeout:g} s (ci.parity.timeout)"
             ) from None
+        if code == SECURITY_ERROR:
+            said = last_lines(container.logs(stdout=False, stderr=True), 1)
+            raise SecurityError(f"{name} {said[0].removeprefix('dsci: ') if said else 'refused its bundle'}")
         if code != 0:
             said = " | ".join(last_lines(container.logs(stdout=False, stderr=True))) or "nothing"
             raise CheckFailed(

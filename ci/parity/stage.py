@@ -103,9 +103,11 @@ def record(pcfg: settings.Parity, mcfg: settings.Model, *, root: Path) -> StageR
 
 def check(
     pcfg: settings.Parity, mcfg: settings.Model, *, root: Path, report_dir: Path, image: str,
-    built_by: str, project: str, engine: Any,
+    built_by: str, project: str, engine: Any, identity: str = "",
 ) -> StageResult:  # fmt: skip
-    """Score the golden set in development and in ``image`` (and the matrix's images), and judge."""
+    """Score the golden set in development and in ``image`` (and the matrix's images), and judge.
+
+    ``identity`` (an age identity's text) is mounted into each container to open an encrypted bundle."""
     golden = root / pcfg.golden
     stored = read_record(golden)
     rtol, atol, worst, timeout = (
@@ -124,7 +126,7 @@ def check(
     recorded = against_record(stored, dev, model_sha, pcfg, worst)
     checks.append(recorded)
 
-    found = score_in_image(engine, image_id, rows, timeout, image)
+    found = score_in_image(engine, image_id, rows, timeout, image, identity)
     if found["model"]["sha256"] != model_sha:
         raise ConfigError(
             f"{image} serves {found['model']['path']} with sha256 {found['model']['sha256'][:12]}…, but "
@@ -135,7 +137,7 @@ def check(
     matrix = []
     for other in pcfg.matrix:
         other_id = find_image(engine, other, "build it, or fix ci.parity.matrix")
-        seen = score_in_image(engine, other_id, rows, timeout, other)
+        seen = score_in_image(engine, other_id, rows, timeout, other, identity)
         judged = judge(other, dev, seen, here, project, rtol, atol, worst)
         checks += [as_warning(c) for c in judged.pop("checks")]
         matrix.append(judged)

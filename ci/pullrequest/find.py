@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import msgspec
 
+from ci.core.environment import AzurePipelines, GitHubActions
 from ci.core.errors import ConfigError
 from ci.core.settings import Baseline
 from ci.model.baseline import MERGE_BASE
@@ -110,15 +111,13 @@ def _github_actions(environ: Mapping[str, str]) -> PullRequest | None:
     pull = event.get("pull_request")
     if not pull:
         return None
-    repository = environ.get("GITHUB_REPOSITORY", "")
-    server = environ.get("GITHUB_SERVER_URL", "https://github.com")
     return PullRequest(
         "github",
         int(pull["number"]),
         pull["base"]["ref"],
-        repository,
+        environ.get("GITHUB_REPOSITORY", ""),
         environ.get("GITHUB_API_URL", GITHUB_API),
-        run_url=f"{server}/{repository}/actions/runs/{environ.get('GITHUB_RUN_ID', '')}",
+        run_url=GitHubActions(environ).run_url(),
         pipeline=environ.get("GITHUB_WORKFLOW", ""),
     )
 
@@ -128,7 +127,7 @@ def _azure_pipelines(environ: Mapping[str, str]) -> PullRequest | None:
         return None
     collection = environ.get("SYSTEM_COLLECTIONURI", "").rstrip("/")
     project = environ.get("SYSTEM_TEAMPROJECT", "")
-    run_url = f"{collection}/{project}/_build/results?buildId={environ.get('BUILD_BUILDID', '')}"
+    run_url = AzurePipelines(environ).run_url()
     pipeline, target = environ.get("BUILD_DEFINITIONNAME", ""), target_branch(environ)
     if environ.get("BUILD_REPOSITORY_PROVIDER", "").startswith("GitHub"):
         number = environ.get("SYSTEM_PULLREQUEST_PULLREQUESTNUMBER", "")

@@ -20,6 +20,7 @@ from ci.tasks import (
     push,
     quality,
     report,
+    security,
     templates,
 )
 
@@ -32,6 +33,8 @@ def collection(*, declare_defaults: bool = True) -> Collection:
     ns.add_task(quality.lint)
     ns.add_task(quality.test)
     ns.add_task(package.package)
+    ns.add_task(security.sign)
+    ns.add_task(security.verify)
     ns.add_task(image.image)
     ns.add_task(push.push)
     ns.add_task(parity.parity)
@@ -44,5 +47,6 @@ def collection(*, declare_defaults: bool = True) -> Collection:
     ns.add_collection(Collection("jenkins", jenkins.seed, jenkins.failures))
     ns.add_collection(Collection("azure", azure.sync))
     ns.add_collection(Collection("report", report.publish))
+    ns.add_collection(Collection("keys", security.create))
     ns.configure({"ci": config.defaults() if declare_defaults else None})
     return ns

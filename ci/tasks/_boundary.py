@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -42,10 +43,13 @@ class Settings:
         self.tree = config.merged(config.defaults(), _plain(c.config.get("ci") or {}))
         self.root = project_root(c.config)
         self.values: Any = None  # the ci/core/settings.Settings Struct, once validated
+        self.started = datetime.now(UTC)  # when the run began: the provenance says so
         self._stamp: dict[str, Any] | None = None
 
     def validate(self) -> Settings:
         self.values = config.validate(self.tree, self.where)
+        for key in config.secret_settings():  # masked from the start, whether a stage reads it or not
+            secrets.read(self.get(key), secret=True)
         why = _unwritable(self.report_dir)
         if why:
             raise ConfigError(
@@ -153,9 +157,16 @@ def run_stages(
     ``settings`` are validated here unless the caller already did.
     ``fresh`` starts a new report (ci.all); otherwise the results merge into
     the report already in the folder. ``left_out`` maps stages that will not
-    run to the reason, so the report says so.
+    run to the reason, so the report says so. Every secret is masked in all it prints.
     """
-    provider = detect()
+    with guarded() as provider:
+        _run_stages(c, stages, provider, settings, fresh, keep_going, left_out)
+
+
+def _run_stages(
+    c: Any, stages: Sequence[Stage], provider: Provider, settings: Settings | None, fresh: bool,
+    keep_going: bool, left_out: dict[str, str] | None,
+) -> None:  # fmt: skip
     settings = settings or _settings(c, provider)
     report_dir = settings.report_dir
     run = Run() if fresh else reports.load(report_dir)
@@ -193,11 +204,35 @@ def run_stages(
 @contextlib.contextmanager
 def boundary() -> Iterator[Provider]:
     """A task's body outside the stage runner: dsci's errors become one line and their exit code."""
-    provider = detect()
-    try:
-        yield provider
-    except DsciError as error:
-        raise fail(provider, error) from None
+    with guarded() as provider:
+        try:
+            yield provider
+        except DsciError as error:
+            raise fail(provider, error) from None
+
+
+@contextlib.contextmanager
+def guarded() -> Iterator[Provider]:
+    """The provider of this run, with every secret masked in what the task prints, and each secret
+    registered with the CI as it is read."""
+    with secrets.masked_output():
+        provider = detect()
+        before, secrets.announce = secrets.announce, _announcer(provider)
+        try:
+            yield provider
+        finally:
+            secrets.announce = before
+
+
+def _announcer(provider: Provider) -> Any:
+    def announce(value: str) -> None:
+        command = provider.secret_command(value)
+        if command:
+            out = secrets.unmasked(sys.stdout)
+            out.write(command + "\n")
+            out.flush()
+
+    return announce
 
 
 def fail(provider: Provider, error: DsciError) -> Exit:

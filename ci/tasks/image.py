@@ -13,6 +13,7 @@ from ci.tasks._stage import Stage
 def image_stage(s: Any) -> Any:
     from ci import image
     from ci.core.results import StageResult
+    from ci.tasks.security import age_identity, trusted_keys
 
     if not (s.get("model.path") or s.get("package.bundle")):
         return StageResult("image", skipped="no model to serve (ci.model.path, ci.package.bundle)")
@@ -31,6 +32,8 @@ def image_stage(s: Any) -> Any:
         smoke_rows=next((t for t in tables if t.is_file()), None),
         index_url=index_url,
         stream=sys.stdout,
+        trusted=trusted_keys(s)[1],
+        identity=age_identity(s),
     )
 
 

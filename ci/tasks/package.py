@@ -10,21 +10,19 @@ from ci.tasks._stage import Stage
 
 
 def package_stage(s: Any) -> Any:
-    import hashlib
-    import json
-
     from ci import package
+    from ci.tasks.security import age_recipients, settings_digest
 
-    settings = json.dumps(s.tree, sort_keys=True, default=str).encode()
     return package.package(
         s.get("package"),
         run=s.runner(),
         root=s.root,
         out=s.root / s.get("package.out"),
         metrics_file=s.report_dir / "metrics.json",
-        config_digest=hashlib.sha256(settings).hexdigest(),
+        config_digest=settings_digest(s),
         model_path=s.get("model.path"),
         git=s.stamp(),
+        recipients=age_recipients(s),
     )
 
 
@@ -33,7 +31,8 @@ PACKAGE = Stage("package", package_stage, quiet=False)
 
 @task
 def package(c):
-    """Build the wheel and sdist, and the model bundle with its manifest, into ci.package.out."""
+    """Build the wheel and sdist, and the model bundle with its manifest (encrypted to
+    ci.security.recipients when set), into ci.package.out."""
     from ci.tasks._boundary import run_stages
 
     run_stages(c, [PACKAGE])

@@ -12,6 +12,7 @@ from ci.tasks._stage import Stage
 def parity_stage(s: Any, record: bool = False, image_ref: str | None = None, **given: Any) -> Any:
     from ci import image, parity
     from ci.core.results import StageResult
+    from ci.tasks.security import age_identity
 
     cfg = s.section("parity", **given)
     if not cfg.golden:
@@ -32,6 +33,7 @@ def parity_stage(s: Any, record: bool = False, image_ref: str | None = None, **g
         built_by=built_by,
         project=image.project_metadata(s.root).get("name", ""),
         engine=image.client(),
+        identity=age_identity(s),
     )
 
 

@@ -20,7 +20,27 @@ def push_stage(s: Any) -> Any:
     tag = image.built(s.report_dir / "image")["tags"][0]
     user, password = s.variable("push.username_env"), s.secret("push.password_env")
     login = {"username": user, "password": password} if user and password else None
-    return registry.push(cfg, engine=image.client(), image_tag=tag, credentials=login, stream=sys.stdout)
+    result = registry.push(cfg, engine=image.client(), image_tag=tag, credentials=login, stream=sys.stdout)
+    return attest(s, result)
+
+
+def attest(s: Any, result: Any) -> Any:
+    """A pushed image, by digest, signed beside its bundle when the build is signed."""
+    from ci.core.results import Status
+    from ci.package import latest_bundle
+    from ci.security.signing import attest_image, provenance_file
+    from ci.tasks.security import signing_setup, trusted_keys
+
+    bundle = latest_bundle(s.root / s.get("package.out"))
+    if result.status is Status.FAILED or bundle is None or not provenance_file(bundle).is_file():
+        return result
+    signing = signing_setup(s)
+    if signing is None:
+        return result
+    pushed = result.checks[0].details
+    check = attest_image(bundle, pushed["repository"], pushed["digest"], signing, trusted_keys(s)[0])
+    result.checks.append(check)
+    return result
 
 
 PUSH = Stage("push", push_stage, quiet=False)

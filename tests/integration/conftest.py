@@ -37,10 +37,36 @@ def git(folder: Path, *args: str) -> str:
     return done.stdout
 
 
-@pytest.fixture
-def example(tmp_path):
-    """A fresh copy of examples/clinic as a user's repository: a git repository on main, all committed."""
-    target = tmp_path / "clinic"
+EXAMPLE_KEYS = "~/.config/dsci/clinic/"  # where the example's invoke.yaml finds its keys
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory):
+    """Keys as a team makes them: a signing key with ssh-keygen, an age identity with age-keygen
+    (dsci's own `ci.keys.create` where those tools are missing), in the layout of the example."""
+    folder = tmp_path_factory.mktemp("keys")
+    make_keys(folder)
+    return folder
+
+
+def make_keys(folder: Path) -> None:
+    """signing, signing.pub, model.age and model.age.pub in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if shutil.which("ssh-keygen") and shutil.which("age-keygen"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ci@clinic.example",
+                        "-f", str(folder / "signing")], check=True)  # fmt: skip
+        subprocess.run(["age-keygen", "-o", str(folder / "model.age")], check=True, capture_output=True)
+        public = subprocess.run(["age-keygen", "-y", str(folder / "model.age")], capture_output=True)
+        (folder / "model.age.pub").write_bytes(public.stdout)
+        return
+    from ci.security import keys
+
+    keys.create(folder / "signing", "signing", "ci@clinic.example", would_commit=False)
+    keys.create(folder / "model.age", "age", "", would_commit=False)
+
+
+def copy_example(target: Path, keys: Path) -> Path:
+    """examples/clinic as a user's repository with its keys in ``keys``: a git repository on main."""
     shutil.copytree(
         EXAMPLE,
         target,
@@ -48,10 +74,18 @@ def example(tmp_path):
             "build", "models", "dist", "__pycache__", ".ruff_cache", ".pytest_cache"
         ),
     )
+    settings = target / "invoke.yaml"
+    settings.write_text(settings.read_text().replace(EXAMPLE_KEYS, f"{keys}/"))
     git(target, "init", "--quiet", "--initial-branch=main")
     git(target, "add", "--all")
     git(target, "commit", "--quiet", "--message", "the clinic project")
     return target
+
+
+@pytest.fixture
+def example(tmp_path, keys):
+    """A fresh copy of examples/clinic as a user's repository: a git repository on main, all committed."""
+    return copy_example(tmp_path / "clinic", keys)
 
 
 @pytest.fixture
@@ -74,19 +108,16 @@ def invoke():
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory):
-    """The example with its model trained and its image built, once for the session: (folder, image.json).
+def built(tmp_path_factory, keys):
+    """The example with its model trained, packaged (encrypted), signed and its image built, once for the
+    session: (folder, image.json).
 
     Tests that change the project undo it (``run_with``), so the next test finds it as built."""
-    folder = tmp_path_factory.mktemp("image") / "clinic"
-    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("build", "models", "dist", "__pycache__"))
-    git(folder, "init", "--quiet", "--initial-branch=main")
-    git(folder, "add", "--all")
-    git(folder, "commit", "--quiet", "--message", "the clinic project")
+    folder = copy_example(tmp_path_factory.mktemp("image") / "clinic", keys)
 
     env = {k: v for k, v in os.environ.items() if k not in PROVIDER_VARIABLES}
     done = subprocess.run(
-        [INVOKE, "train", "ci.package", "ci.image"],
+        [INVOKE, "train", "ci.package", "ci.sign", "ci.image"],
         cwd=folder,
         env=env,
         capture_output=True,

@@ -6,7 +6,7 @@ import tarfile
 
 import pytest
 
-from tests.integration.conftest import git
+from tests.integration.conftest import commit, git
 
 pytestmark = pytest.mark.tool("invoke", "git", "build", "sklearn")
 
@@ -17,18 +17,31 @@ def bundle_of(example):
 
 
 def test_package_builds_distributions_and_a_reproducible_bundle(example, invoke):
+    settings = example / "invoke.yaml"  # plain: age encrypts with a new file key each time
+    settings.write_text(
+        "\n".join(line for line in settings.read_text().splitlines() if "recipients:" not in line)
+    )
+    commit(example, "no recipients")
     assert invoke(example, "train").returncode == 0
     done = invoke(example, "ci.model", "ci.package")
     assert done.returncode == 0, done.stdout + done.stderr
     head = git(example, "rev-parse", "HEAD").strip()
     bundle = bundle_of(example)
     assert bundle.name == f"clinic-{head[:7]}.bundle.tar"
-    assert sorted(p.suffix for p in (example / "dist").iterdir()) == [".gz", ".sha256", ".tar", ".whl"]
+    assert sorted(p.suffix for p in (example / "dist").iterdir()) == [
+        ".gz",
+        ".json",
+        ".sha256",
+        ".tar",
+        ".whl",
+    ]
     with tarfile.open(bundle) as tar:
         assert tar.getnames() == ["manifest.json", "models/model.joblib"]
-        manifest = json.load(tar.extractfile("manifest.json"))
+        raw = tar.extractfile("manifest.json").read()
+        manifest = json.loads(raw)
         model = tar.extractfile("models/model.joblib").read()
     assert manifest["git"] == {"commit": head, "dirty": False}
+    assert (example / "dist" / f"clinic-{head[:7]}.manifest.json").read_bytes() == raw  # signed beside it
     assert manifest["files"][0]["sha256"] == hashlib.sha256(model).hexdigest()
     assert manifest["metrics"]["metrics"]["roc_auc"] > 0.95
     assert any(line.startswith("scikit-learn==") for line in manifest["lock"])

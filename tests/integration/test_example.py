@@ -37,7 +37,8 @@ def test_all_passes_on_the_example_and_prints_its_summary(example, invoke):
     assert coverage["status"] == "passed" and coverage["threshold"] == 80 and coverage["value"] >= 80
     cases = junit_cases(example)
     assert list(cases) == [
-        "git", "lint", "test", "notebooks", "data", "model", "onnx", "package", "image", "push", "parity",
+        "git", "lint", "test", "notebooks", "data", "model", "onnx", "package", "sign", "image", "push",
+        "parity",
     ]  # fmt: skip
     assert {case.name for case in cases["notebooks"]} >= {
         "notebooks/explore.ipynb",
@@ -75,7 +76,7 @@ def test_lint_finding_stops_the_pipeline_before_tests(example, invoke):
     assert done.returncode == 1
     assert "clinic/extra.py:1: error: F401" in done.stdout
     report = json.loads((example / "build" / "ci" / "report.json").read_text())
-    assert [s["status"] for s in report["stages"]] == ["passed", "failed"] + ["skipped"] * 9
+    assert [s["status"] for s in report["stages"]] == ["passed", "failed"] + ["skipped"] * 10
 
 
 def test_in_github_actions_output_is_grouped_annotated_and_summarised(example, invoke, tmp_path):
@@ -86,7 +87,7 @@ def test_in_github_actions_output_is_grouped_annotated_and_summarised(example, i
     )
     assert done.returncode == 1
     lines = done.stdout.splitlines()
-    assert "::group::[2/11] lint" in lines and "::group::[3/11] test" in lines
+    assert "::group::[2/12] lint" in lines and "::group::[3/12] test" in lines
     assert any(line.startswith("::error file=clinic/extra.py,line=1,title=F401::") for line in lines)
     assert step_summary.read_text().startswith("## dsci: ❌ failed")
 

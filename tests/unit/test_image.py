@@ -113,7 +113,7 @@ def test_the_dockerfile_template_renders_with_every_value():
     assert lines.count("FROM python:3.11-slim AS dependencies") == 1
     order = [
         next(i for i, line in enumerate(lines) if needle in line)
-        for needle in ("COPY wheelhouse", "COPY code", "COPY bundle.tar")
+        for needle in ("COPY wheelhouse", "COPY code", "COPY bundle /app/bundle")
     ]
     assert order == sorted(order)  # dependencies, then code, then the model
     assert "USER serve" in lines and any(line.startswith("HEALTHCHECK") for line in lines)

@@ -1,51 +1,77 @@
 """The model server in a dsci image: a WSGI app, run by gunicorn.
 
 GET /health (the process answers), GET /ready (the model is loaded), GET
-/metadata (what the bundle's manifest says), POST /predict (JSON rows in,
-predictions out; a malformed request gets 422 and a message). At start it
-checks every file of the bundle against the manifest's sha256 and size, and
-refuses to start on any difference; then it loads the model with the model
-stage's own code (``dsci_formats``), as ``serving.json`` says the stage did.
+/metadata (what the bundle's manifest says, and who signed it), POST /predict
+(JSON rows in, predictions out; a malformed request gets 422 and a message).
+
+Before it loads anything it verifies the bundle (``dsci_trust``, the very
+checks of `invoke ci.verify`): when the build was signed, a trusted key must
+have signed the bundle's provenance and every digest must match it; an
+encrypted bundle is decrypted with the age identity whose file
+``DSCI_IDENTITY`` names (mounted at run time), into a tmpfs
+(``DSCI_MODEL_DIR``, by default under /dev/shm), never onto the image's
+disk; then every file is checked against the manifest. Any refusal keeps the
+model unloaded: the log says why, /ready answers 503 with the reason, and the
+process stays up so that an orchestrator sees a pod that never becomes ready.
+Then it loads the model with the model stage's own code (``dsci_formats``),
+as ``serving.json`` says the stage did.
 
 `python app.py parity ROWS.json` scores a file of rows with the same
 ``predict`` and prints it as JSON with what the image runs (Python, platform,
 installed distributions): dsci's parity stage compares that with development.
+It exits with 4 when verification refused the bundle.
 """
 
-import hashlib
 import json
 import os
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
 import dsci_formats  # ci/model/formats.py, copied beside this file: the model stage's own loading code
+import dsci_trust  # ci/security/trust.py, copied beside this file: the checks of `invoke ci.verify`
 
 HERE = Path(__file__).resolve().parent
-BUNDLE = os.environ.get("DSCI_BUNDLE", str(HERE / "bundle.tar"))
-# How the model stage loaded the model: its path in the bundle, format, method, trusted types, hook.
+# How the model stage loaded the model: its path in the bundle, format, method, trusted types, hook;
+# and the bundle's name, whether its build was signed, and where its provenance is.
 SERVING = json.loads((HERE / "serving.json").read_text(encoding="utf-8"))
+FOLDER = HERE / "bundle"
+BUNDLE = Path(os.environ.get("DSCI_BUNDLE") or FOLDER / SERVING["bundle"])
+TRUSTED = os.environ.get("DSCI_TRUSTED_SIGNERS") or str(FOLDER / "trusted_signers")
+SECURITY_ERROR = 4  # dsci's exit code for a refused signature or decryption
 
 
-def load(bundle_path):
-    """(manifest, model's entry, score) from the bundle, after checking every file against the manifest.
+def model_dir():
+    """A private folder on a tmpfs for the decrypted model, or Refused."""
+    folder = Path(os.environ.get("DSCI_MODEL_DIR") or "/dev/shm/dsci-model")
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not dsci_trust.in_memory(folder):
+        raise dsci_trust.Refused(
+            f"{folder} is not a tmpfs, and the decrypted model must never reach a disk: mount a tmpfs "
+            "there, or name one in DSCI_MODEL_DIR"
+        )
+    return folder
 
-    The checked files are written to a private folder, the model's working folder: a hook finds
-    the bundle's files where it found them at the project's root in development."""
-    workdir = Path(tempfile.mkdtemp(prefix="dsci-model-"))
-    with tarfile.open(bundle_path) as tar:
-        manifest = json.load(tar.extractfile("manifest.json"))
-        for entry in manifest["files"]:
-            data = tar.extractfile(entry["path"]).read()
-            if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
-                raise SystemExit(f"refusing to start: {entry['path']} does not match the bundle's manifest")
-            target = workdir / entry["path"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+
+def load(bundle):
+    """(manifest, model's entry, score, who signed) after every check of the bundle passed."""
+    envelopes = signers = identity = None
+    if SERVING.get("signed"):
+        signers = dsci_trust.read_signers(Path(TRUSTED).read_text(encoding="utf-8"), TRUSTED)
+        envelopes = FOLDER / SERVING["provenance"]
+    if dsci_trust.is_encrypted(bundle):
+        identity, where = dsci_trust.environment_identity()
+        if identity is None:
+            raise dsci_trust.Refused(f"{bundle.name}: encrypted, and no age identity is mounted ({where})")
+        workdir = model_dir()
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix="dsci-model-"))
+    manifest, _, signer = dsci_trust.open_bundle(
+        bundle, envelopes=envelopes, signers=signers, identity=identity, workdir=workdir
+    )
     name = SERVING["model"]
     entry = next((e for e in manifest["files"] if e["path"] == name), {"path": name, "sha256": None})
-    os.chdir(workdir)
+    os.chdir(workdir)  # the model's working folder: a hook finds the bundle's files as at the project's root
     sys.path.insert(0, str(HERE))  # a hook's module, copied beside this file when not in the wheel
     score, _ = dsci_formats.open_model(
         workdir / name if name else None,
@@ -55,10 +81,27 @@ def load(bundle_path):
         hook=SERVING["hook"],
         root=workdir,
     )
-    return manifest, entry, score
+    signed = f"{signer.name} ({signer.fingerprint})" if signer else None
+    return manifest, entry, score, signed
 
 
-MANIFEST, MODEL, SCORE = load(BUNDLE)
+def start():
+    """Load at import (gunicorn --preload: once, before the workers fork); a refusal is kept, not raised."""
+    try:
+        manifest, entry, score, signed = load(BUNDLE)
+    except dsci_trust.Refused as error:
+        return None, None, None, None, (f"refusing to load the model: {error}", SECURITY_ERROR)
+    except Exception as error:  # a model that cannot load: not ready, and the log says why
+        said = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return None, None, None, None, (f"cannot load the model: {said}", 1)
+    by = f", signed by {signed}" if signed else ""
+    print(f"dsci: {BUNDLE.name} verified{by}; model {entry['path']} loaded", file=sys.stderr, flush=True)
+    return manifest, entry, score, signed, None
+
+
+MANIFEST, MODEL, SCORE, SIGNED, REFUSED = start()
+if REFUSED:
+    print(f"dsci: {REFUSED[0]}", file=sys.stderr, flush=True)
 
 
 def predict(payload):
@@ -81,11 +124,14 @@ def application(environ, start_response):
     method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/")
     if method == "GET" and path == "/health":
         return respond(start_response, "200 OK", {"status": "ok"})
+    if REFUSED and path in ("/ready", "/metadata", "/predict"):
+        return respond(start_response, "503 Service Unavailable", {"status": "refused", "reason": REFUSED[0]})
     if method == "GET" and path == "/ready":
         return respond(start_response, "200 OK", {"status": "ready", "model": MODEL["path"]})
     if method == "GET" and path == "/metadata":
         keys = ("name", "git", "built", "python", "files", "metrics")
-        return respond(start_response, "200 OK", {key: MANIFEST.get(key) for key in keys})
+        said = {key: MANIFEST.get(key) for key in keys}
+        return respond(start_response, "200 OK", {**said, "signed_by": SIGNED})
     if path == "/predict" and method == "POST":
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -116,4 +162,6 @@ def parity(rows_file):
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["parity"]:
+    if REFUSED:
+        sys.exit(REFUSED[1])
     json.dump(parity(sys.argv[2]), sys.stdout)

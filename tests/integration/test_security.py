@@ -1,0 +1,279 @@
+"""Signed and encrypted bundles through the real CLIs: `invoke ci.verify`, Debian's age, the image's app
+refusing what it cannot verify, and secrets that never show."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from ci import image as image_module
+from ci.package import digests, latest_bundle, stem
+from ci.security import signing, trust
+from tests.integration.conftest import REPO, commit, git, make_keys, run_with
+from tests.integration.test_parity import derived
+
+pytestmark = pytest.mark.tool("invoke", "git", "sklearn", "pyrage", "securesystemslib", "docker-engine")
+
+
+def flip(path: Path, offset: int = -40) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture
+def copied(built, tmp_path):
+    """The built example's dist/, copied: a tampering test spoils its own copy."""
+    folder, _ = built
+    shutil.copytree(folder / "dist", tmp_path / "dist")
+    return latest_bundle(tmp_path / "dist")
+
+
+def test_verify_says_who_signed_what_from_which_commit_and_that_it_decrypts(built, invoke, keys):
+    folder, _ = built
+    bundle = latest_bundle(folder / "dist")
+    assert bundle.name.endswith(".bundle.tar.age")
+    done = invoke(folder, "ci.verify", str(bundle), "--identity", str(keys / "model.age"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    head = git(folder, "rev-parse", "HEAD").strip()
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"{bundle.name}: signature and digests verified"
+    assert re.fullmatch(r"signed by ci@clinic\.example \(SHA256:\S+, trusted by .*signing\.pub:1\)", lines[1])
+    assert re.fullmatch(rf"built \S+ from commit {head} by dsci \S+", lines[2])
+    assert f"  {bundle.name}  sha256 {digests(bundle)[bundle.name]}" in lines
+    assert lines[-1] == "decrypted with the identity given; the plaintext is the one signed"
+
+
+@pytest.mark.tool("age", "age-keygen")
+@pytest.mark.parametrize(
+    ("case", "said"),
+    [
+        ("ciphertext", r"bundle\.tar\.age: sha256 \w+… but the signature says \w+…"),
+        ("manifest", r"manifest\.json: sha256 \w+… but the signature says \w+…"),
+        ("envelope", r"intoto\.jsonl: (the signature of ci@clinic\.example .* does not match|not a DSSE)"),
+        ("untrusted key", r"intoto\.jsonl: signed by SHA256:\S+, which is not a trusted key"),
+        ("another bundle", r"bundle\.tar\.age: sha256 \w+… but the signature says \w+…"),
+        ("wrong identity", r"bundle\.tar\.age: the identity given is not among its recipients"),
+    ],
+)
+def test_verify_refuses_every_tampering_with_exit_4_and_one_line(
+    built, invoke, keys, copied, tmp_path, case, said
+):
+    folder, _ = built
+    arguments = ["--identity", str(keys / "model.age")]
+    if case == "ciphertext":
+        flip(copied)
+    elif case == "manifest":
+        manifest = copied.with_name(f"{stem(copied)}.manifest.json")
+        manifest.write_text(manifest.read_text().replace('"python"', '"pythoN"'))
+    elif case == "envelope":
+        flip(signing.provenance_file(copied), 200)
+    elif case == "untrusted key":
+        make_keys(tmp_path / "other")
+        arguments += ["--trusted", str(tmp_path / "other" / "signing.pub")]
+    elif case == "another bundle":  # the same plaintext encrypted again: a valid signature, over other bytes
+        plain = subprocess.run(["age", "-d", "-i", str(keys / "model.age"), str(copied)], capture_output=True)
+        recipient = (keys / "model.age.pub").read_text().strip()
+        again = subprocess.run(
+            ["age", "-e", "-r", recipient], input=plain.stdout, capture_output=True, check=True
+        )
+        copied.write_bytes(again.stdout)
+    elif case == "wrong identity":
+        subprocess.run(["age-keygen", "-o", str(tmp_path / "other.age")], check=True, capture_output=True)
+        arguments = ["--identity", str(tmp_path / "other.age")]
+    done = invoke(folder, "ci.verify", str(copied), *arguments)
+    assert done.returncode == 4, done.stdout + done.stderr
+    (line,) = done.stderr.splitlines()
+    assert re.search(said, line), line
+    assert not list(tmp_path.glob("**/*.bundle.tar"))  # nothing decrypted was written
+
+
+@pytest.mark.tool("age")
+def test_bundles_interoperate_with_the_age_command_both_ways(built, keys, tmp_path):
+    folder, _ = built
+    bundle = latest_bundle(folder / "dist")
+    plain_name = bundle.name.removesuffix(".age")
+    signed_plain = digests(bundle)[plain_name]
+    ours = subprocess.run(
+        ["age", "-d", "-i", str(keys / "model.age"), str(bundle)], capture_output=True, check=True
+    )
+    import hashlib
+
+    assert hashlib.sha256(ours.stdout).hexdigest() == signed_plain  # dsci (pyrage) encrypted, age decrypts
+    recipient = (keys / "model.age.pub").read_text().strip()
+    theirs = tmp_path / "theirs.age"
+    subprocess.run(["age", "-e", "-r", recipient, "-o", str(theirs)], input=ours.stdout, check=True)
+    identity = trust.identities((keys / "model.age").read_text(), "model.age")
+    assert trust.decrypt(theirs, identity)[0] == signed_plain  # age encrypted, dsci decrypts
+
+
+# The image's app -----------------------------------------------------------------------------------
+
+
+def serve(tag, *, bundle=None, identity=None, name=""):
+    """Start the image as an orchestrator would (identity mounted read-only at run time); the container."""
+    import docker
+
+    volumes, environment = {}, {}
+    if bundle is not None:
+        volumes[str(bundle)] = {"bind": f"/app/bundle/{name or bundle.name}", "mode": "ro"}
+    if identity is not None:
+        volumes[str(identity)] = {"bind": image_module.IDENTITY_MOUNT, "mode": "ro"}
+        environment["DSCI_IDENTITY"] = image_module.IDENTITY_MOUNT
+    return docker.from_env().containers.run(
+        tag, detach=True, network_mode="none", volumes=volumes, environment=environment
+    )
+
+
+def ask(container, path, deadline=60.0):
+    """(exit code, JSON answer) of GET path inside the container, once the server answers at all."""
+    clock = time.monotonic()
+    while True:
+        code, output = container.exec_run([image_module.IMAGE_PYTHON, "-c", image_module._PROBE, path])
+        if code in (0, 1) or time.monotonic() - clock > deadline:
+            return code, json.loads(output) if code in (0, 1) else output.decode()
+        time.sleep(0.3)
+
+
+def readable(path: Path, tmp_path: Path) -> Path:
+    """A copy the image's user (not root) may read, as a Kubernetes Secret is mounted."""
+    copy = tmp_path / f"mounted-{path.name}"
+    shutil.copy(path, copy)
+    copy.chmod(0o444)
+    return copy
+
+
+@pytest.mark.parametrize("case", ["good", "ciphertext", "no identity", "wrong identity"])
+def test_the_app_verifies_and_decrypts_into_memory_or_stays_unready_saying_why(built, keys, tmp_path, case):
+    folder, image = built
+    bundle = latest_bundle(folder / "dist")
+    mounted_bundle = identity = None
+    if case != "no identity":
+        identity = readable(keys / "model.age", tmp_path)
+    if case == "ciphertext":
+        mounted_bundle = readable(bundle, tmp_path)
+        flip(mounted_bundle)
+    if case == "wrong identity":
+        subprocess.run(["age-keygen", "-o", str(tmp_path / "other.age")], check=True, capture_output=True)
+        identity = readable(tmp_path / "other.age", tmp_path)
+    container = serve(image["tags"][0], bundle=mounted_bundle, identity=identity, name=bundle.name)
+    try:
+        assert ask(container, "/health")[0] == 0  # the process answers: liveness holds either way
+        code, answer = ask(container, "/ready")
+        logs = container.logs().decode()
+        changed = [change["Path"] for change in container.diff() or []]
+    finally:
+        container.remove(force=True)
+    assert not [path for path in changed if "model" in path or path.endswith(".tar")], changed
+    if case == "good":
+        assert code == 0 and answer["status"] == "ready", answer
+        assert re.search(r"dsci: \S+\.bundle\.tar\.age verified, signed by ci@clinic\.example", logs)
+        return
+    expected = {
+        "ciphertext": r"bundle\.tar\.age: sha256 \w+… but the signature says",
+        "no identity": r"encrypted, and no age identity is mounted \(DSCI_IDENTITY is not set\)",
+        "wrong identity": "the identity given is not among its recipients",
+    }[case]
+    assert code == 1 and answer["status"] == "refused", answer
+    assert re.search(expected, answer["reason"])
+    assert f"dsci: {answer['reason']}" in logs
+
+
+@pytest.mark.tool("registry")
+def test_parity_refuses_an_image_whose_bundle_was_altered_with_exit_4(built, invoke):
+    folder, image = built
+    bundle = latest_bundle(folder / "dist")
+    flip_in_image = (
+        f"RUN /opt/venv/bin/python -c \"p='/app/bundle/{bundle.name}'; b=bytearray(open(p,'rb').read()); "
+        "b[-40]^=1; open(p,'wb').write(b)\""
+    )
+    tag = derived(image["tags"][0], "clinic:altered", "USER root", flip_in_image, "USER serve")
+    done = invoke(folder, "ci.parity", "--image", tag)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert re.search(
+        rf"error: {tag} refusing to load the model: {re.escape(bundle.name)}: sha256 \w+… but the signature",
+        done.stderr,
+    )
+
+
+def test_an_image_whose_trusted_keys_refuse_the_signer_fails_its_stage_with_exit_4(built, invoke, tmp_path):
+    import docker
+
+    folder, image = built
+    make_keys(tmp_path / "other")
+    try:
+        done = run_with(
+            folder, invoke, "trusted: [", f"trusted: [{tmp_path}/other/signing.pub]  # was: [", "ci.image"
+        )
+        image_json = (folder / "build" / "ci" / "image" / "image.json").exists()
+    finally:  # the session's image back under its tag, for the tests after this one
+        docker.from_env().images.get(image["id"]).tag(*image["tags"][0].split(":", 1))
+        (folder / "build" / "ci" / "image" / "image.json").write_text(json.dumps(image, indent=2) + "\n")
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert re.search(r"error: clinic:\S+ refuses its bundle: refusing to load the model: \S+\.intoto\.jsonl: "
+                     r"signed by SHA256:\S+, which is not a trusted key", done.stderr)  # fmt: skip
+    assert not image_json  # push and parity find no image
+
+
+# Secrets ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.tool("registry")
+def test_no_secret_shows_in_output_reports_artifacts_or_the_image(example, invoke, keys, tmp_path):
+    """Every secret a setting names, set to a unique value, is nowhere: stdout, stderr, build/, dist/,
+    `docker save` of the image. A training command that prints two of them proves the masking works."""
+    import docker
+
+    settings = example / "invoke.yaml"
+    text = settings.read_text()
+    text = re.sub(r"\n    (key_file|identity_file): .*", "", text)  # from the CI's secret store instead
+    text = text.replace("train: invoke train", "train: \"sh -c 'echo leaked=$DSCI_SMTP_PASSWORD; "
+                        "printenv DSCI_SIGNING_KEY; invoke train'\"")  # fmt: skip
+    settings.write_text(text)
+    commit(example, "keys from the environment")
+    registry = dict(line.split("=", 1) for line in (REPO / "build/services/registry.env").read_text().split())
+    markers = {
+        "DSCI_SMTP_PASSWORD": "smtp-marker-5b1e0c", "GITHUB_TOKEN": "ghp_marker9f3a7d",
+        "SYSTEM_ACCESSTOKEN": "azure-marker-c4d2e8", "JENKINS_TOKEN": "jenkins-marker-7a6b",
+        "AZURE_DEVOPS_PAT": "pat-marker-31f0aa", "DSCI_SIGNING_PASSPHRASE": "",
+        "DSCI_SIGNING_KEY": (keys / "signing").read_text(),
+        "DSCI_AGE_IDENTITY": (keys / "model.age").read_text(),
+        "DSCI_REGISTRY_USER": registry["DSCI_REGISTRY_USER"],
+        "DSCI_REGISTRY_PASSWORD": registry["DSCI_REGISTRY_PASSWORD"],
+    }  # fmt: skip
+    done = invoke(example, "ci.all", GITHUB_ACTIONS="true", **markers)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # Every line of every secret, but a key file's armour and comments (masked by no CI either).
+    secret = [line.strip() for name, value in markers.items() if name != "DSCI_REGISTRY_USER"
+              for line in value.splitlines() if len(line.strip()) >= 4
+              and not line.startswith(("-----", "#"))]  # fmt: skip
+    registered = {
+        line.removeprefix("::add-mask::")
+        for line in done.stdout.splitlines()
+        if line.startswith("::add-mask::")
+    }
+    assert set(secret) <= registered  # the CI masks them in the rest of its log too
+    shown = "\n".join(line for line in done.stdout.splitlines() if not line.startswith("::add-mask::"))
+    assert "leaked=***" in shown  # the command did print it: masked on its way out
+    places = {"stdout": shown, "stderr": done.stderr}
+    for folder in ("build", "dist"):
+        for path in (example / folder).rglob("*"):
+            if path.is_file():
+                places[str(path.relative_to(example))] = path.read_bytes().decode("latin-1")
+    found = [(where, value[:12]) for where, content in places.items() for value in secret if value in content]
+    assert found == []
+    tag = json.loads((example / "build" / "ci" / "image" / "image.json").read_text())["tags"][0]
+    saved = docker.from_env().images.get(tag).save()
+    tail, hits = b"", []
+    wanted = [value.encode() for value in secret]
+    for chunk in saved:
+        window = tail + chunk
+        hits += [value[:12] for value in wanted if value in window]
+        tail = window[-256:]
+    assert hits == []
