@@ -10,8 +10,9 @@ With age recipients (ci.security.recipients) the bundle leaves the stage
 encrypted to them (``.bundle.tar.age``), streamed through ``pyrage``: the
 plain tar exists only in a private temporary folder while it is encrypted.
 Beside the bundle: its manifest (``.manifest.json``, the same bytes as in
-the tar) and its ``.sha256`` (``sha256sum``'s format): the digest of the plain
-tar, and of the ciphertext when encrypted. The sign stage signs them all.
+the tar) and the plain tar's ``.sha256`` (``sha256sum``'s format; of the plain
+tar even when only its ciphertext is kept). The sign stage signs them, and the
+ciphertext as it finds it.
 """
 
 from __future__ import annotations
@@ -50,13 +51,16 @@ def stem(bundle: Path) -> str:
     return next(bundle.name.removesuffix(s) for s in reversed(SUFFIXES) if bundle.name.endswith(s))
 
 
-def digests(bundle: Path) -> dict[str, str]:
-    """{file name: sha256} from the bundle's .sha256 file: the plain tar, and the ciphertext if encrypted."""
-    record = bundle.with_name(f"{bundle.name}.sha256")
+def plain_digest(bundle: Path) -> tuple[str, str]:
+    """(name, sha256) of the bundle's plain tar, from its .sha256 file (for an encrypted bundle too)."""
+    name = f"{stem(bundle)}.bundle.tar"
+    record = bundle.with_name(f"{name}.sha256")
     if not record.is_file():
         raise ConfigError(f"{display(record)}: missing; `invoke ci.package` writes it beside the bundle")
-    pairs = (line.split("  ", 1) for line in record.read_text(encoding="utf-8").splitlines() if line.strip())
-    return {name: digest for digest, name in pairs}
+    digest, _, recorded = record.read_text(encoding="utf-8").strip().partition("  ")
+    if recorded != name:
+        raise ConfigError(f"{display(record)}: names {recorded!r}, not {name}; run `invoke ci.package` again")
+    return name, digest
 
 
 def build_time(git: Mapping[str, Any]) -> int:
@@ -133,16 +137,17 @@ def write_bundle(
     return target
 
 
-def encrypt(plain: Path, target: Path, recipients: Sequence[Any]) -> str:
-    """``plain`` encrypted to the age ``recipients`` at ``target``, streamed; the ciphertext's sha256."""
+def encrypt(plain: Path, target: Path, recipients: Sequence[Any]) -> None:
+    """``plain`` encrypted to the age ``recipients`` at ``target``, streamed by pyrage (in Rust, at the
+    age command's speed), written atomically."""
     import pyrage
 
-    from ci.security.trust import _Hashing
-
-    with open(plain, "rb") as source, atomic(target) as out:
-        sink = _Hashing(out)
-        pyrage.encrypt_io(source, sink, list(recipients))
-    return sink.digest.hexdigest()
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        pyrage.encrypt_file(str(plain), str(partial), list(recipients))
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _entry(name: str, size: int, mtime: int) -> tarfile.TarInfo:
@@ -218,17 +223,16 @@ def package(
             (Path(private) if recipients else out) / plain_name, paths, content, content["built"]
         )
         digest, size = sha256_file(plain)
-        record = [f"{digest}  {plain_name}"]
         bundle = plain
         if recipients:
             bundle = out / f"{plain_name}.age"
-            record.append(f"{encrypt(plain, bundle, recipients)}  {bundle.name}")
-    write_text(out / f"{bundle.name}.sha256", "\n".join(record) + "\n")
+            encrypt(plain, bundle, recipients)
+    write_text(out / f"{plain_name}.sha256", f"{digest}  {plain_name}\n")
     write_bytes(out / f"{name}{suffix}.manifest.json", manifest_bytes(content))
     secret = f", encrypted to {len(recipients)} recipients" if recipients else ""
     message = f"{bundle.name}: {len(paths)} files, {size} bytes, sha256 {digest[:12]}…{secret}"
     details = {"sha256": digest, "size": size, "files": content["files"], "git": content["git"],
                "encrypted": bool(recipients)}  # fmt: skip
     checks.append(Check("bundle", Status.PASSED, message, details=details))
-    artifacts += [bundle, out / f"{bundle.name}.sha256", out / f"{name}{suffix}.manifest.json"]
+    artifacts += [bundle, out / f"{plain_name}.sha256", out / f"{name}{suffix}.manifest.json"]
     return StageResult("package", checks, [str(a) for a in artifacts])

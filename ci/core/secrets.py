@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
@@ -22,8 +23,13 @@ announce: Callable[[str], None] | None = None  # set by the task boundary: regis
 
 
 def read(variable: str, *, secret: bool) -> str:
-    """The variable's value ("" when it is unset or no variable is named); a secret's is remembered."""
+    """The variable's value ("" when it is unset or no variable is named); a secret's is remembered.
+
+    ``$(NAME)`` is unset too: Azure Pipelines passes a step's ``env: {X: $(NAME)}`` through as is
+    when no variable NAME exists."""
     value = os.environ.get(variable, "") if variable else ""
+    if re.fullmatch(r"\$\([\w.]+\)", value):
+        value = ""
     if secret:
         remember(value)
     return value

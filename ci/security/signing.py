@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,10 +38,16 @@ def provenance_file(bundle: Path) -> Path:
 
 
 def subjects_of(bundle: Path) -> list[tuple[str, str]]:
-    """(name, sha256) of what the package stage made: the bundle (plain and encrypted), its manifest,
-    and the newest wheel and sdist beside it."""
-    found = sorted(package.digests(bundle).items())
+    """(name, sha256) of what the package stage made: the plain tar (as it recorded it), the bundle as
+    it is now (the ciphertext, when encrypted), its manifest, and the newest wheel and sdist beside it."""
     folder = bundle.parent
+    found = [package.plain_digest(bundle)]
+    if bundle.name != found[0][0]:
+        found.append((bundle.name, sha256_file(bundle)[0]))
+    elif sha256_file(bundle)[0] != found[0][1]:
+        raise ConfigError(
+            f"{display(bundle)} differs from the digest its .sha256 records; run `invoke ci.package` again"
+        )
     manifest = folder / f"{package.stem(bundle)}.manifest.json"
     if not manifest.is_file():
         raise ConfigError(f"{display(manifest)}: missing; `invoke ci.package` writes it beside the bundle")
@@ -48,11 +56,6 @@ def subjects_of(bundle: Path) -> list[tuple[str, str]]:
         newest = max(folder.glob(pattern), key=lambda p: p.stat().st_mtime, default=None)
         if newest is not None:
             found.append((newest.name, sha256_file(newest)[0]))
-    on_disk = sha256_file(bundle)[0]
-    if dict(found).get(bundle.name) != on_disk:
-        raise ConfigError(
-            f"{display(bundle)} differs from the digest its .sha256 records; run `invoke ci.package` again"
-        )
     return found
 
 
@@ -88,10 +91,12 @@ def attest_image(
     target = provenance_file(bundle)
     if not target.is_file():
         raise ConfigError(f"{display(target)}: missing; `invoke ci.sign` signs the bundle before the push")
-    subjects = [(reference, digest.removeprefix("sha256:")), *sorted(package.digests(bundle).items())]
-    envelope = _signed(subjects, signing, stage="push")
-    _check_trusted(envelope, signers, signing.keyid, target.name)
     first = target.read_text(encoding="utf-8").splitlines()[0]
+    built = trust.subjects(json.loads(base64.b64decode(json.loads(first)["payload"])))
+    ours = f"{package.stem(bundle)}.bundle"
+    bundles = [(name, sha) for name, sha in built.items() if name.startswith(ours)]  # plain and encrypted
+    envelope = _signed([(reference, digest.removeprefix("sha256:")), *bundles], signing, stage="push")
+    _check_trusted(envelope, signers, signing.keyid, target.name)
     with atomic(target) as f:
         f.write((first + "\n" + provenance.line(envelope)).encode())
     return Check(

@@ -222,49 +222,54 @@ def identities(text: str, source: str) -> list[Any]:
 
 
 class _Hashing:
-    """A writer that hashes what passes through it, and writes it on when given a file."""
+    """A writer that only hashes what it is given."""
 
-    def __init__(self, out: Any = None) -> None:
-        self.digest, self.size, self.out = hashlib.sha256(), 0, out
+    def __init__(self) -> None:
+        self.digest, self.size = hashlib.sha256(), 0
 
     def write(self, data: bytes) -> int:
         self.digest.update(data)
         self.size += len(data)
-        if self.out is not None:
-            self.out.write(data)
         return len(data)
 
-    def flush(self) -> None:
-        if self.out is not None:
-            self.out.flush()
 
+def decrypt(ciphertext: Path, keys: list[Any], target: Path) -> None:
+    """The age file decrypted to ``target``, streamed (by pyrage, in Rust, at the age command's speed).
 
-def decrypt(ciphertext: Path, keys: list[Any], target: Path | None = None) -> tuple[str, int]:
-    """(sha256, size) of the plaintext, streamed from the age file; written to ``target`` when given.
-
-    A failure removes ``target``: nothing half-decrypted stays."""
+    Age authenticates every 64 KiB chunk and the end: a failure removes ``target``, so nothing
+    half-decrypted stays."""
     import pyrage
 
     try:
-        with open(ciphertext, "rb") as source, open(target, "xb") if target else _Null() as out:
-            sink = _Hashing(out if target else None)
+        pyrage.decrypt_file(str(ciphertext), str(target), keys)
+    except (pyrage.DecryptError, OSError) as error:
+        target.unlink(missing_ok=True)
+        raise _refusal(ciphertext, error) from None
+
+
+def decrypted_digest(ciphertext: Path, keys: list[Any]) -> tuple[str, int]:
+    """(sha256, size) of the age file's plaintext, streamed through a hash: nothing is written."""
+    import pyrage
+
+    sink = _Hashing()
+    try:
+        with open(ciphertext, "rb") as source:
             pyrage.decrypt_io(source, sink, keys)
-    except pyrage.DecryptError as error:
-        if target is not None:
-            target.unlink(missing_ok=True)
-        said = str(error)
-        if "No matching keys" in said:
-            raise Refused(f"{ciphertext.name}: the identity given is not among its recipients") from None
-        raise Refused(f"{ciphertext.name}: cannot be decrypted ({said}): altered or truncated") from None
+    except (pyrage.DecryptError, OSError) as error:
+        raise _refusal(ciphertext, error) from None
     return sink.digest.hexdigest(), sink.size
 
 
-class _Null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
+def _refusal(ciphertext: Path, error: Exception) -> Exception:
+    """What a failed decryption says: a Refused for a wrong identity or altered bytes; any other
+    error (a full disk, a missing folder) as it is. pyrage raises a bare OSError for a chunk that
+    fails its authentication."""
+    said = str(error)
+    if isinstance(error, OSError) and (type(error) is not OSError or said != "decryption error"):
+        return error
+    if "No matching keys" in said:
+        return Refused(f"{ciphertext.name}: the identity given is not among its recipients")
+    return Refused(f"{ciphertext.name}: cannot be decrypted ({said}): altered or truncated")
 
 
 def open_bundle(
@@ -273,10 +278,10 @@ def open_bundle(
 ) -> tuple[dict[str, Any], dict[str, Any] | None, Any]:  # fmt: skip
     """(the manifest, the statement or None, who signed or None), every check passed first.
 
-    With ``envelopes``, a trusted key must have signed the bundle (and, once decrypted, its
-    plaintext and manifest). An encrypted bundle is decrypted with ``identity`` (streamed into
-    ``workdir``, or only hashed); without an identity and a ``workdir``, its ciphertext is all
-    that is checked. The checked files land in ``workdir`` when given; without one nothing is
+    With ``envelopes``, a trusted key must have signed the bundle, and its manifest inside. An
+    encrypted bundle is decrypted with ``identity``: into ``workdir``, or, without one, only hashed
+    and compared with the signed plaintext; without an identity and a ``workdir``, its ciphertext
+    is all that is checked. The checked files land in ``workdir`` when given; without one nothing is
     written. A refusal leaves ``workdir`` empty."""
     statement = signer = None
     if envelopes is not None:
@@ -289,19 +294,22 @@ def open_bundle(
                 return {}, statement, signer
             if not identity:
                 raise Refused(f"{bundle.name}: encrypted, and no age identity is mounted to decrypt it")
-            plain = workdir / bundle.name.removesuffix(".age") if workdir else None
-            digest, _ = decrypt(bundle, identity, plain)
-            if statement is not None:
-                expect(statement, bundle.name.removesuffix(".age"), digest, " (decrypted)")
-            if plain is None:  # nothing written: checked by its digest alone
+            if workdir is None:  # decryptable, to the very plaintext signed: hashed, never written
+                digest, _ = decrypted_digest(bundle, identity)
+                if statement is not None:
+                    expect(statement, bundle.name.removesuffix(".age"), digest, " (decrypted)")
                 return {}, statement, signer
+            # The signed ciphertext, authenticated by age chunk by chunk, gives the signed plaintext;
+            # its manifest and every file are checked against the signature below.
+            plain = workdir / bundle.name.removesuffix(".age")
+            decrypt(bundle, identity, plain)
         manifest = _check_contents(plain, statement, workdir)
     except Exception:
         if workdir is not None:
             _empty(workdir)
         raise
     finally:
-        if workdir is not None and plain is not bundle and plain is not None:
+        if plain is not bundle:
             plain.unlink(missing_ok=True)
     return manifest, statement, signer
 

@@ -7,11 +7,12 @@
 // Every stage calls one Invoke task; see dsciPipeline.txt for the options.
 
 def call(Map config = [:]) {
-    List stages = config.get('stages', ['git', 'lint', 'test', 'notebooks', 'data', 'model', 'onnx', 'package', 'image', 'push', 'parity'])
+    List stages = config.get('stages', ['git', 'lint', 'test', 'notebooks', 'data', 'model', 'onnx', 'package', 'sign', 'image', 'push', 'parity'])
     String requirement = config.get('requirement', 'dsci[all]')
     String image = config.get('image', '')  // run the stages in this Docker image (the sandbox); '' runs on the agent
     String credentials = config.get('registryCredentials', '')
     String reportCredentials = config.get('reportCredentials', '')  // a secret text: a token that may comment
+    String signingCredentials = config.get('signingCredentials', '')  // a secret file: the key that signs
 
     pipeline {
         agent any
@@ -38,7 +39,14 @@ def call(Map config = [:]) {
                     script {
                         for (String name in stages) {
                             stage(name) {
-                                dsciRun(image, credentials, ".venv/bin/invoke ci.${name}")
+                                if (name == 'sign' && signingCredentials) {  // the key's file is ci.security.key_file
+                                    withCredentials([file(credentialsId: signingCredentials,
+                                                          variable: 'INVOKE_CI_SECURITY_KEY_FILE')]) {
+                                        dsciRun(image, credentials, '.venv/bin/invoke ci.sign')
+                                    }
+                                } else {
+                                    dsciRun(image, credentials, ".venv/bin/invoke ci.${name}")
+                                }
                             }
                         }
                     }

@@ -27,25 +27,29 @@ def free_port():
 
 
 @pytest.fixture
-def serving(built):
+def serving(built, keys):
+    """The built image serving on a port, its bundle's age identity mounted as a Secret would be."""
     import docker
+
+    from ci.image import mounted
 
     folder, image = built
     port = free_port()
-    container = docker.from_env().containers.run(
-        image["tags"][0], detach=True, ports={"8000/tcp": ("127.0.0.1", port)}, remove=False
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{base}/health", timeout=1)
-                break
-            except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.25)
-        yield base, folder
-    finally:
-        container.remove(force=True)
+    with mounted((keys / "model.age").read_text()) as secret:
+        container = docker.from_env().containers.run(
+            image["tags"][0], detach=True, ports={"8000/tcp": ("127.0.0.1", port)}, remove=False, **secret
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(120):
+                try:
+                    urllib.request.urlopen(f"{base}/health", timeout=1)
+                    break
+                except (urllib.error.URLError, ConnectionError, OSError):
+                    time.sleep(0.25)
+            yield base, folder
+        finally:
+            container.remove(force=True)
 
 
 def call(url, body=None):

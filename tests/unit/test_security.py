@@ -134,6 +134,20 @@ def test_a_passphrase_protected_key_without_its_passphrase_says_which_variable_h
     assert keys.signing_key(text, "DSCI_SIGNING_KEY", "correct horse")[1].startswith("SHA256:")
 
 
+def test_a_key_given_in_base64_on_one_line_signs_as_the_key_itself(made, clean_secrets):
+    text = (made / "signing").read_text()
+    one_line = base64.b64encode(text.encode()).decode()
+    assert keys.signing_key(one_line, "DSCI_SIGNING_KEY")[1] == keys.signing_key(text, "k")[1]
+    assert secrets.mask(f"{one_line} {text.splitlines()[1]}") == "*** ***"
+    with pytest.raises(SecurityError, match=r"^DSCI_SIGNING_KEY: not an OpenSSH private key"):
+        keys.signing_key("not a key at all", "DSCI_SIGNING_KEY")
+
+
+def test_an_azure_macro_left_unexpanded_is_an_unset_variable(clean_secrets, monkeypatch):
+    monkeypatch.setenv("DSCI_SIGNING_KEY", "$(DSCI_SIGNING_KEY)")
+    assert secrets.read("DSCI_SIGNING_KEY", secret=True) == ""
+
+
 def test_recipients_are_age_or_ssh_keys_inline_or_in_files_and_nonsense_is_named(made, tmp_path):
     ssh = (made / "signing.pub").read_text().strip()
     found = keys.recipients([str(made / "model.age.pub"), ssh], tmp_path)
@@ -214,6 +228,7 @@ def test_an_untouched_bundle_opens_into_the_workdir_and_says_who_signed(dist, ma
         ("no identity", "encrypted, and no age identity is mounted"),
         ("no provenance", "no provenance beside the bundle; nothing signed it"),
         ("role", "may not sign for 'build'"),
+        ("unsigned ciphertext", r"bundle\.tar\.age: cannot be decrypted \(.*\): altered or truncated"),
     ],
 )
 def test_every_tampering_is_refused_in_one_line_and_leaves_nothing_decrypted(
@@ -240,6 +255,9 @@ def test_every_tampering_is_refused_in_one_line_and_leaves_nothing_decrypted(
         given["identity"] = None
     elif case == "no provenance":
         envelopes.unlink()
+    elif case == "unsigned ciphertext":  # nothing checks its digest first: age's own authentication does
+        flip(bundle, len(bundle.read_bytes()) // 2)
+        given["envelopes"] = None
     elif case == "role":
         public = (made / "signing.pub").read_text().split()
         given["signers"] = trust.read_signers(f'qa namespaces="qa" {public[0]} {public[1]}\n', "allowed")

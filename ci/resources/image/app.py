@@ -86,14 +86,12 @@ def load(bundle):
 
 
 def start():
-    """Load at import (gunicorn --preload: once, before the workers fork); a refusal is kept, not raised."""
+    """Load at import (gunicorn --preload: once, before the workers fork); a refusal is kept, not raised:
+    the process stays up, unready, saying why."""
     try:
         manifest, entry, score, signed = load(BUNDLE)
-    except dsci_trust.Refused as error:
+    except dsci_trust.Refused as error:  # any other failure stops the process with its traceback
         return None, None, None, None, (f"refusing to load the model: {error}", SECURITY_ERROR)
-    except Exception as error:  # a model that cannot load: not ready, and the log says why
-        said = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        return None, None, None, None, (f"cannot load the model: {said}", 1)
     by = f", signed by {signed}" if signed else ""
     print(f"dsci: {BUNDLE.name} verified{by}; model {entry['path']} loaded", file=sys.stderr, flush=True)
     return manifest, entry, score, signed, None
