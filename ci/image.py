@@ -263,6 +263,7 @@ def build_image(
         "id": image_id,
         "size": size,
         "bundle_sha256": bundle_sha,
+        "encrypted": encrypted,
         "requirements": pinned,
     }
     built = Check(

@@ -105,20 +105,20 @@ def signing_key(text: str, source: str, passphrase: str = "") -> tuple[Any, str]
     return key, trust.fingerprint(base64.b64decode(blob.split()[1]))
 
 
-def read_key_file(path: Path, setting: str, *, tracked: bool = False) -> str:
-    """A private key file's text; a key that git tracks is refused: it is in the repository's history."""
+def read_key_file(path: Path, setting: str, *, tracked: bool = False, make: str = "") -> str:
+    """A private key file's text; a key that git tracks is refused: it is in the repository's history.
+
+    ``make`` says how to get a key when the file is missing."""
     if tracked:
         raise SecurityError(
-            f"{setting}: {display(path)} is committed to the repository; a signing key never is: "
+            f"{setting}: {display(path)} is committed to the repository; a private key never is: "
             "rotate it, remove it from history, and give it from the CI's secret store instead"
         )
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(
-            f"{setting}: {display(path)}: no such file; make a key with `invoke ci.keys.create "
-            f"{display(path)}`, or give one in the variable ci.security.key_env names"
-        ) from None
+        hint = f"; {make}" if make else ""
+        raise ConfigError(f"{setting}: {display(path)}: no such file{hint}") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{setting}: {display(path)}: cannot read it ({error})") from None
 

@@ -11,6 +11,7 @@ from ci.tasks._stage import Stage
 
 def parity_stage(s: Any, record: bool = False, image_ref: str | None = None, **given: Any) -> Any:
     from ci import image, parity
+    from ci.core.errors import ConfigError
     from ci.core.results import StageResult
     from ci.tasks.security import age_identity
 
@@ -23,7 +24,16 @@ def parity_stage(s: Any, record: bool = False, image_ref: str | None = None, **g
         return parity.record(cfg, s.get("model"), root=s.root)
     reference = s.get("parity.image", image_ref, "--image")
     built_by = "build it with `invoke ci.image`" if not reference else "build it, or fix ci.parity.image"
-    reference = reference or image.built(s.report_dir / "image")["tags"][0]
+    identity = age_identity(s)
+    if not reference:
+        made = image.built(s.report_dir / "image")
+        reference = made["tags"][0]
+        if made.get("encrypted") and not identity:
+            raise ConfigError(
+                f"{reference} carries an encrypted bundle, and parity runs its model: give an age "
+                "identity that opens it (ci.security.identity_file, or the variable "
+                f"{s.get('security.identity_env')}), or leave parity out (ci.all.skip: [parity])"
+            )
     return parity.check(
         cfg,
         s.get("model"),
@@ -33,7 +43,7 @@ def parity_stage(s: Any, record: bool = False, image_ref: str | None = None, **g
         built_by=built_by,
         project=image.project_metadata(s.root).get("name", ""),
         engine=image.client(),
-        identity=age_identity(s),
+        identity=identity,
     )
 
 

@@ -27,7 +27,11 @@ def signing_setup(s: Any) -> Any:
     cfg = s.get("security")
     if cfg.key_file:
         path = keys.expand(cfg.key_file, s.root)
-        text = keys.read_key_file(path, "ci.security.key_file", tracked=_tracked(s, path))
+        make = (
+            f"make a key with `invoke ci.keys.create {cfg.key_file}`, or give one in the variable "
+            f"{cfg.key_env} (ci.security.key_env)"
+        )
+        text = keys.read_key_file(path, "ci.security.key_file", tracked=_tracked(s, path), make=make)
         source = f"ci.security.key_file: {cfg.key_file}"
     else:
         text, source = s.secret("security.key_env"), f"the variable {cfg.key_env} (ci.security.key_env)"
@@ -67,7 +71,11 @@ def age_identity(s: Any) -> str:
     cfg = s.get("security")
     if cfg.identity_file:
         path = keys.expand(cfg.identity_file, s.root)
-        text = keys.read_key_file(path, "ci.security.identity_file", tracked=_tracked(s, path))
+        make = (
+            f"make one with `invoke ci.keys.create {cfg.identity_file} --kind age` (and encrypt "
+            f"to its .pub), or give one in the variable {cfg.identity_env} (ci.security.identity_env)"
+        )
+        text = keys.read_key_file(path, "ci.security.identity_file", tracked=_tracked(s, path), make=make)
         secrets.remember(text)
         return text
     return s.secret("security.identity_env")
@@ -129,7 +137,7 @@ def verify(c, path, identity=None, trusted=None, envelope=None):
         signers = keys.signers(trusted, Path.cwd())[0] if trusted else trusted_keys(s)[0]
         found = None
         if identity:
-            text = keys.read_key_file(Path(identity), "--identity")
+            text = keys.read_key_file(Path(identity), "--identity", make="give the file of an age identity")
             secrets.remember(text)
             try:
                 found = trust.identities(text, identity)

@@ -208,20 +208,20 @@ def test_parity_refuses_an_image_whose_bundle_was_altered_with_exit_4(built, inv
 def test_an_image_whose_trusted_keys_refuse_the_signer_fails_its_stage_with_exit_4(built, invoke, tmp_path):
     import docker
 
-    folder, image = built
+    shared, image = built
+    folder = tmp_path / "clinic"  # a copy: the shared project's image context stays as it was built
+    shutil.copytree(shared, folder, symlinks=True, ignore=shutil.ignore_patterns("context"))
     make_keys(tmp_path / "other")
     try:
         done = run_with(
             folder, invoke, "trusted: [", f"trusted: [{tmp_path}/other/signing.pub]  # was: [", "ci.image"
         )
-        image_json = (folder / "build" / "ci" / "image" / "image.json").exists()
-    finally:  # the session's image back under its tag, for the tests after this one
+    finally:  # the same commit gives the same tag: the session's image back under it
         docker.from_env().images.get(image["id"]).tag(*image["tags"][0].split(":", 1))
-        (folder / "build" / "ci" / "image" / "image.json").write_text(json.dumps(image, indent=2) + "\n")
     assert done.returncode == 4, done.stdout + done.stderr
     refused = r"error: clinic:\S+ refuses its bundle: refusing to load the model: \S+\.intoto\.jsonl(:1)?: "
     assert re.search(refused + r"signed by SHA256:\S+, which is not a trusted key", done.stderr)
-    assert not image_json  # push and parity find no image
+    assert not (folder / "build" / "ci" / "image" / "image.json").exists()  # push and parity find no image
 
 
 # Secrets ------------------------------------------------------------------------------------------------
@@ -280,3 +280,72 @@ def test_no_secret_shows_in_output_reports_artifacts_or_the_image(example, invok
         hits += [value[:12] for value in wanted if value in window]
         tail = window[-256:]
     assert hits == []
+
+
+# Keys and bad input -------------------------------------------------------------------------------
+
+
+def test_keys_create_makes_keys_ssh_keygen_and_age_read_and_refuses_to_overwrite_or_commit(
+    example, invoke, tmp_path
+):
+    done = invoke(example, "ci.keys.create", str(tmp_path / "ci"), "--comment", "ci@example.com")
+    assert done.returncode == 0, done.stderr
+    assert oct((tmp_path / "ci").stat().st_mode & 0o777) == "0o600"
+    if shutil.which("ssh-keygen"):
+        derived_public = subprocess.run(["ssh-keygen", "-y", "-f", str(tmp_path / "ci")], capture_output=True,
+                                        text=True, check=True).stdout.split()[:2]  # fmt: skip
+        assert derived_public == (tmp_path / "ci.pub").read_text().split()[:2]
+    assert invoke(example, "ci.keys.create", str(tmp_path / "model.age"), "--kind", "age").returncode == 0
+    if shutil.which("age-keygen"):
+        recipient = subprocess.run(["age-keygen", "-y", str(tmp_path / "model.age")], capture_output=True,
+                                   text=True, check=True).stdout  # fmt: skip
+        assert recipient == (tmp_path / "model.age.pub").read_text()
+    again = invoke(example, "ci.keys.create", str(tmp_path / "ci"))
+    assert again.returncode == 2 and again.stderr.strip() == (
+        f"error: {tmp_path}/ci exists; dsci never overwrites a key: choose another path"
+    )
+    inside = invoke(example, "ci.keys.create", "signing")
+    assert inside.returncode == 4 and "signing: git would commit this private key" in inside.stderr
+    assert not (example / "signing").exists()
+
+
+def test_a_missing_key_file_names_the_setting_and_how_to_make_one(built, invoke):
+    folder, _ = built
+    done = run_with(folder, invoke, "key_file: ", "key_file: /nowhere/signing  # was: ", "ci.sign")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip() == (
+        "error: ci.security.key_file: /nowhere/signing: no such file; make a key with `invoke ci.keys.create "
+        "/nowhere/signing`, or give one in the variable DSCI_SIGNING_KEY (ci.security.key_env)"
+    )
+
+
+def test_a_signing_key_committed_to_the_repository_is_refused_with_exit_4(example, invoke, keys):
+    shutil.copy(keys / "signing", example / "signing")
+    commit(example, "a key where no key belongs")
+    settings = example / "invoke.yaml"
+    settings.write_text(re.sub(r"key_file: \S+", "key_file: signing", settings.read_text()))
+    done = invoke(example, "ci.sign")
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert done.stderr.strip().startswith(
+        "error: ci.security.key_file: signing is committed to the repository; a private key never is"
+    )
+
+
+def test_parity_without_an_identity_for_an_encrypted_image_says_what_to_give(built, invoke):
+    folder, _ = built
+    done = run_with(folder, invoke, "identity_file: ", "# identity_file: ", "ci.parity")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "carries an encrypted bundle, and parity runs its model: give an age identity" in done.stderr
+
+
+def test_the_smoke_test_without_an_identity_warns_after_the_signature_checks(built):
+    """CI holds no identity: the image stage proves that the image verifies its bundle, and says where it
+    stopped."""
+    import docker
+
+    _, image = built
+    engine = docker.from_env()
+    with image_module.mounted("") as options:
+        check = image_module.smoke_test(engine, image["id"], image["tags"][0], [], None, 60, options)
+    assert check.status.value == "warned"
+    assert "verified its bundle and stops short of decrypting it: no identity here" in check.message
