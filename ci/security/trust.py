@@ -182,6 +182,8 @@ def signed_for(envelopes: list[dict], signers: list[Signer], role: str, name: st
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
+    """(hex digest, size) of a file, streamed: ci.core.files' own, written again because the image
+    has this module and not the ci package."""
     digest, size, buffer = hashlib.sha256(), 0, bytearray(CHUNK)
     view = memoryview(buffer)
     with open(path, "rb", buffering=0) as f:

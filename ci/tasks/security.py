@@ -25,16 +25,9 @@ def signing_setup(s: Any) -> Any:
     from ci.security.signing import Signing
 
     cfg = s.get("security")
-    if cfg.key_file:
-        path = keys.expand(cfg.key_file, s.root)
-        make = (
-            f"make a key with `invoke ci.keys.create {cfg.key_file}`, or give one in the variable "
-            f"{cfg.key_env} (ci.security.key_env)"
-        )
-        text = keys.read_key_file(path, "ci.security.key_file", tracked=_tracked(s, path), make=make)
-        source = f"ci.security.key_file: {cfg.key_file}"
-    else:
-        text, source = s.secret("security.key_env"), f"the variable {cfg.key_env} (ci.security.key_env)"
+    make = (f"make a key with `invoke ci.keys.create {cfg.key_file}`, or give one in the variable "
+            f"{cfg.key_env} (ci.security.key_env)")  # fmt: skip
+    text, source = _private(s, "key", make)
     if not text:
         return None
     key, keyid = keys.signing_key(text, source, s.secret("security.passphrase_env"))
@@ -65,20 +58,27 @@ def age_recipients(s: Any) -> list[Any]:
 
 def age_identity(s: Any) -> str:
     """The text of the age identity that opens the bundle where dsci runs the model; "" when none."""
+    cfg = s.get("security")
+    make = (f"make one with `invoke ci.keys.create {cfg.identity_file} --kind age` (and encrypt to its "
+            f".pub), or give one in the variable {cfg.identity_env} (ci.security.identity_env)")  # fmt: skip
+    return _private(s, "identity", make)[0]
+
+
+def _private(s: Any, name: str, make: str) -> tuple[str, str]:
+    """(text, where it came from) of a private key: the file ``ci.security.<name>_file`` names, else
+    the variable ``<name>_env`` names ("" when neither gives one). Masked from now on, either way."""
     from ci.core import secrets
     from ci.security import keys
 
-    cfg = s.get("security")
-    if cfg.identity_file:
-        path = keys.expand(cfg.identity_file, s.root)
-        make = (
-            f"make one with `invoke ci.keys.create {cfg.identity_file} --kind age` (and encrypt "
-            f"to its .pub), or give one in the variable {cfg.identity_env} (ci.security.identity_env)"
-        )
-        text = keys.read_key_file(path, "ci.security.identity_file", tracked=_tracked(s, path), make=make)
-        secrets.remember(text)
-        return text
-    return s.secret("security.identity_env")
+    given = s.get(f"security.{name}_file")
+    if not given:
+        variable = s.get(f"security.{name}_env")
+        return s.secret(f"security.{name}_env"), f"the variable {variable} (ci.security.{name}_env)"
+    path = keys.expand(given, s.root)
+    setting = f"ci.security.{name}_file"
+    text = keys.read_key_file(path, setting, tracked=_tracked(s, path), make=make)
+    secrets.remember(text)
+    return text, f"{setting}: {given}"
 
 
 def _tracked(s: Any, path: Path) -> bool:

@@ -102,7 +102,7 @@ def test_a_key_is_never_overwritten_nor_written_where_git_would_commit_it(made, 
 
 
 def test_a_signing_key_committed_to_the_repository_is_refused(made):
-    with pytest.raises(SecurityError, match=r"is committed to the repository; a signing key never is"):
+    with pytest.raises(SecurityError, match=r"is committed to the repository; a private key never is"):
         keys.read_key_file(made / "signing", "ci.security.key_file", tracked=True)
 
 
