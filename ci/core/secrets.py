@@ -11,6 +11,8 @@ A secret of several lines (a private key) is remembered line by line, as CIs mas
 from __future__ import annotations
 
 import contextlib
+import html
+import json
 import os
 import re
 import sys
@@ -47,10 +49,13 @@ def remember(value: str) -> None:
 
 
 def mask(text: str) -> str:
-    """``text`` with every credential read so far replaced by ***."""
+    """``text`` with every credential read so far replaced by ***, as it is and as JSON or XML escape
+    it (a report may have escaped a quote or an ampersand of it)."""
     for value in sorted(_read, key=len, reverse=True):
-        if value in text:
-            text = text.replace(value, MASK)
+        for form in {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1],
+                     html.escape(value), html.escape(value, quote=False)}:  # fmt: skip
+            if form in text:
+                text = text.replace(form, MASK)
     return text
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci.core import files, settings
+from ci.core import files, secrets, settings
 from ci.core.errors import EnvError
 from ci.core.results import Check, Status, group
 from ci.core.text import first_line, plain
@@ -68,7 +68,7 @@ def execute(notebook: Notebook, cfg: settings.Notebooks, *, out: Path) -> Check:
     finally:  # under the report folder, as the notebook is under the project (never outside the folder)
         inside = Path(notebook.shown)
         inside = inside if not inside.is_absolute() and ".." not in inside.parts else Path(inside.name)
-        written = files.write_text(out / inside, nbformat.writes(node))
+        written = files.write_text(out / inside, secrets.mask(nbformat.writes(node)))  # outputs may print one
     seconds = time.perf_counter() - started
     message = f"ran {len(notebook.node.cells)} cells in {seconds:.1f} s ({kernel}); outputs in {written.name}"
     return Check(name, Status.PASSED, message, details={"seconds": seconds, "kernel": kernel}, **common)

@@ -276,7 +276,7 @@ def _refusal(ciphertext: Path, error: Exception) -> Exception:
 
 def open_bundle(
     bundle: Path, *, envelopes: Path | None, signers: list[Signer], role: str = BUILD_ROLE,
-    identity: list[Any] | None = None, workdir: Path | None = None,
+    identity: list[Any] | None = None, workdir: Path | None = None, no_identity: str = "",
 ) -> tuple[dict[str, Any], dict[str, Any] | None, Any]:  # fmt: skip
     """(the manifest, the statement or None, who signed or None), every check passed first.
 
@@ -295,7 +295,8 @@ def open_bundle(
             if not identity and workdir is None:  # checked as far as one can without the identity
                 return {}, statement, signer
             if not identity:
-                raise Refused(f"{bundle.name}: encrypted, and no age identity is mounted to decrypt it")
+                why = f" ({no_identity})" if no_identity else ""
+                raise Refused(f"{bundle.name}: encrypted, and no age identity is mounted to decrypt it{why}")
             if workdir is None:  # decryptable, to the very plaintext signed: hashed, never written
                 digest, _ = decrypted_digest(bundle, identity)
                 if statement is not None:

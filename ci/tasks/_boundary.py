@@ -14,6 +14,7 @@ import contextlib
 import os
 import sys
 import time
+import traceback
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -220,6 +221,11 @@ def guarded() -> Iterator[Provider]:
         before, secrets.announce = secrets.announce, _announcer(provider)
         try:
             yield provider
+        except Exit:
+            raise
+        except Exception:  # a bug: its traceback printed here, while secrets are still masked
+            traceback.print_exc()
+            raise Exit(code=1) from None
         finally:
             secrets.announce = before
 

@@ -50,15 +50,20 @@ def keys(tmp_path_factory):
 
 
 def make_keys(folder: Path) -> None:
-    """signing, signing.pub, model.age and model.age.pub in ``folder``."""
+    """signing, signing.pub, model.age and model.age.pub in ``folder``, made by ssh-keygen and
+    age-keygen; where they are missing, by dsci's own `ci.keys.create`, except under CI."""
     folder.mkdir(parents=True, exist_ok=True)
     if shutil.which("ssh-keygen") and shutil.which("age-keygen"):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ci@clinic.example",
                         "-f", str(folder / "signing")], check=True)  # fmt: skip
         subprocess.run(["age-keygen", "-o", str(folder / "model.age")], check=True, capture_output=True)
-        public = subprocess.run(["age-keygen", "-y", str(folder / "model.age")], capture_output=True)
+        public = subprocess.run(
+            ["age-keygen", "-y", str(folder / "model.age")], capture_output=True, check=True
+        )
         (folder / "model.age.pub").write_bytes(public.stdout)
         return
+    if os.environ.get("CI"):
+        pytest.fail("ssh-keygen and age-keygen are missing, and CI is set: install them (scripts/bootstrap)")
     from ci.security import keys
 
     keys.create(folder / "signing", "signing", "ci@clinic.example", would_commit=False)

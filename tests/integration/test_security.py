@@ -3,6 +3,7 @@ refusing what it cannot verify, and secrets that never show."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -80,7 +81,8 @@ def test_verify_refuses_every_tampering_with_exit_4_and_one_line(
         make_keys(tmp_path / "other")
         arguments += ["--trusted", str(tmp_path / "other" / "signing.pub")]
     elif case == "another bundle":  # the same plaintext encrypted again: a valid signature, over other bytes
-        plain = subprocess.run(["age", "-d", "-i", str(keys / "model.age"), str(copied)], capture_output=True)
+        plain = subprocess.run(["age", "-d", "-i", str(keys / "model.age"), str(copied)], capture_output=True,
+                               check=True)  # fmt: skip
         recipient = (keys / "model.age.pub").read_text().strip()
         again = subprocess.run(
             ["age", "-e", "-r", recipient], input=plain.stdout, capture_output=True, check=True
@@ -119,21 +121,6 @@ def test_bundles_interoperate_with_the_age_command_both_ways(built, keys, tmp_pa
 # The image's app -----------------------------------------------------------------------------------
 
 
-def serve(tag, *, bundle=None, identity=None, name=""):
-    """Start the image as an orchestrator would (identity mounted read-only at run time); the container."""
-    import docker
-
-    volumes, environment = {}, {}
-    if bundle is not None:
-        volumes[str(bundle)] = {"bind": f"/app/bundle/{name or bundle.name}", "mode": "ro"}
-    if identity is not None:
-        volumes[str(identity)] = {"bind": image_module.IDENTITY_MOUNT, "mode": "ro"}
-        environment["DSCI_IDENTITY"] = image_module.IDENTITY_MOUNT
-    return docker.from_env().containers.run(
-        tag, detach=True, network_mode="none", volumes=volumes, environment=environment
-    )
-
-
 def ask(container, path, deadline=60.0):
     """(exit code, JSON answer) of GET path inside the container, once the server answers at all."""
     clock = time.monotonic()
@@ -152,40 +139,65 @@ def readable(path: Path, tmp_path: Path) -> Path:
     return copy
 
 
-@pytest.mark.parametrize("case", ["good", "ciphertext", "no identity", "wrong identity"])
+APP_CASES = {
+    "ciphertext": r"bundle\.tar\.age: sha256 \w+… but the signature says",
+    "ciphertext, no identity": r"bundle\.tar\.age: sha256 \w+… but the signature says",  # checked first
+    "envelope": r"intoto\.jsonl: the signature of ci@clinic\.example \(SHA256:\S+\) does not match",
+    "untrusted key": r"intoto\.jsonl: signed by SHA256:\S+, which is not a trusted key",
+    "no identity": r"encrypted, and no age identity is mounted to decrypt it \(DSCI_IDENTITY is not set\)",
+    "wrong identity": "the identity given is not among its recipients",
+}
+
+
+@pytest.mark.parametrize("case", ["good", *APP_CASES])
 def test_the_app_verifies_and_decrypts_into_memory_or_stays_unready_saying_why(built, keys, tmp_path, case):
+    import docker
+
     folder, image = built
     bundle = latest_bundle(folder / "dist")
-    mounted_bundle = identity = None
-    if case != "no identity":
-        identity = readable(keys / "model.age", tmp_path)
-    if case == "ciphertext":
-        mounted_bundle = readable(bundle, tmp_path)
-        flip(mounted_bundle)
-    if case == "wrong identity":
-        subprocess.run(["age-keygen", "-o", str(tmp_path / "other.age")], check=True, capture_output=True)
-        identity = readable(tmp_path / "other.age", tmp_path)
-    container = serve(image["tags"][0], bundle=mounted_bundle, identity=identity, name=bundle.name)
+    volumes = {}
+    if "no identity" not in case:
+        identity = keys / "model.age"
+        if case == "wrong identity":
+            identity = tmp_path / "other.age"
+            subprocess.run(["age-keygen", "-o", str(identity)], check=True, capture_output=True)
+        volumes[str(readable(identity, tmp_path))] = image_module.IDENTITY_MOUNT
+    if case.startswith("ciphertext"):
+        altered = readable(bundle, tmp_path)
+        flip(altered)
+        volumes[str(altered)] = f"/app/bundle/{bundle.name}"
+    if case == "envelope":  # a subject's digest changed under the signature
+        envelope = json.loads(signing.provenance_file(bundle).read_text().splitlines()[0])
+        payload = base64.b64decode(envelope["payload"]).replace(b'"sha256":"', b'"sha256":"0', 1)
+        changed = tmp_path / "changed.intoto.jsonl"
+        changed.write_text(json.dumps({**envelope, "payload": base64.b64encode(payload).decode()}) + "\n")
+        volumes[str(readable(changed, tmp_path))] = f"/app/bundle/{signing.provenance_file(bundle).name}"
+    if case == "untrusted key":
+        make_keys(tmp_path / "other")
+        volumes[str(readable(tmp_path / "other" / "signing.pub", tmp_path))] = "/app/bundle/trusted_signers"
+    environment = {"DSCI_IDENTITY": image_module.IDENTITY_MOUNT} if "no identity" not in case else {}
+    container = docker.from_env().containers.run(
+        image["tags"][0], detach=True, network_mode="none", environment=environment,
+        volumes={host: {"bind": inside, "mode": "ro"} for host, inside in volumes.items()},
+    )  # fmt: skip
     try:
         assert ask(container, "/health")[0] == 0  # the process answers: liveness holds either way
         code, answer = ask(container, "/ready")
         logs = container.logs().decode()
-        changed = [change["Path"] for change in container.diff() or []]
+        in_memory = container.exec_run(["find", "/dev/shm", "-type", "f"])[1].decode().split()
+        changed_files = [change["Path"] for change in container.diff() or []]
     finally:
         container.remove(force=True)
-    assert not [path for path in changed if "model" in path or path.endswith(".tar")], changed
+    assert not [path for path in changed_files if "model" in path or path.endswith(".tar")], changed_files
     if case == "good":
         assert code == 0 and answer["status"] == "ready", answer
         assert re.search(r"dsci: \S+\.bundle\.tar\.age verified, signed by ci@clinic\.example", logs)
+        assert [Path(p).name for p in in_memory] == ["model.joblib"]  # decrypted into memory, the tar gone
         return
-    expected = {
-        "ciphertext": r"bundle\.tar\.age: sha256 \w+… but the signature says",
-        "no identity": r"encrypted, and no age identity is mounted \(DSCI_IDENTITY is not set\)",
-        "wrong identity": "the identity given is not among its recipients",
-    }[case]
     assert code == 1 and answer["status"] == "refused", answer
-    assert re.search(expected, answer["reason"])
-    assert f"dsci: {answer['reason']}" in logs
+    assert re.search(APP_CASES[case], answer["reason"]), answer["reason"]
+    assert "\n" not in answer["reason"] and f"dsci: {answer['reason']}" in logs
+    assert in_memory == []  # nothing decrypted stays, even in memory
 
 
 @pytest.mark.tool("registry")
@@ -228,14 +240,19 @@ def test_an_image_whose_trusted_keys_refuse_the_signer_fails_its_stage_with_exit
 
 
 @pytest.mark.tool("registry")
+@pytest.mark.tool("ssh-keygen")
 def test_no_secret_shows_in_output_reports_artifacts_or_the_image(example, invoke, keys, tmp_path):
     """Every secret a setting names, set to a unique value, is nowhere: stdout, stderr, build/, dist/,
     `docker save` of the image. A training command that prints two of them proves the masking works."""
     import docker
 
+    passphrase = "passphrase-marker-e2a91c"  # a key of the CI's own, protected by a passphrase
+    made = ["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-C", "ci", "-f", str(tmp_path / "ci")]
+    subprocess.run(made, check=True)
     settings = example / "invoke.yaml"
     text = settings.read_text()
     text = re.sub(r"\n    (key_file|identity_file): .*", "", text)  # from the CI's secret store instead
+    text = re.sub(r"trusted: \[\S+\]", f"trusted: [{tmp_path}/ci.pub]", text)
     text = text.replace("train: invoke train", "train: \"sh -c 'echo leaked=$DSCI_SMTP_PASSWORD; "
                         "printenv DSCI_SIGNING_KEY; invoke train'\"")  # fmt: skip
     settings.write_text(text)
@@ -244,8 +261,8 @@ def test_no_secret_shows_in_output_reports_artifacts_or_the_image(example, invok
     markers = {
         "DSCI_SMTP_PASSWORD": "smtp-marker-5b1e0c", "GITHUB_TOKEN": "ghp_marker9f3a7d",
         "SYSTEM_ACCESSTOKEN": "azure-marker-c4d2e8", "JENKINS_TOKEN": "jenkins-marker-7a6b",
-        "AZURE_DEVOPS_PAT": "pat-marker-31f0aa", "DSCI_SIGNING_PASSPHRASE": "",
-        "DSCI_SIGNING_KEY": (keys / "signing").read_text(),
+        "AZURE_DEVOPS_PAT": "pat-marker-31f0aa", "DSCI_SIGNING_PASSPHRASE": passphrase,
+        "DSCI_SIGNING_KEY": (tmp_path / "ci").read_text(),
         "DSCI_AGE_IDENTITY": (keys / "model.age").read_text(),
         "DSCI_REGISTRY_USER": registry["DSCI_REGISTRY_USER"],
         "DSCI_REGISTRY_PASSWORD": registry["DSCI_REGISTRY_PASSWORD"],
@@ -336,6 +353,25 @@ def test_parity_without_an_identity_for_an_encrypted_image_says_what_to_give(bui
     done = run_with(folder, invoke, "identity_file: ", "# identity_file: ", "ci.parity")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "carries an encrypted bundle, and parity runs its model: give an age identity" in done.stderr
+
+
+def test_without_an_identity_an_altered_bundle_is_still_refused_by_the_smoke_test(built):
+    """No identity (CI holds none) stops nothing short: the signature and the ciphertext are checked first."""
+    import docker
+
+    from ci.core.errors import SecurityError
+
+    _, image = built
+    flip_in_image = (
+        "RUN /opt/venv/bin/python -c \"import glob; p=glob.glob('/app/bundle/*.age')[0]; "
+        "b=bytearray(open(p,'rb').read()); b[-40]^=1; open(p,'wb').write(b)\""
+    )
+    tag = derived(image["tags"][0], "clinic:altered-no-identity", "USER root", flip_in_image, "USER serve")
+    engine = docker.from_env()
+    with image_module.mounted("") as options, pytest.raises(SecurityError) as refused:
+        image_module.smoke_test(engine, tag, tag, [], None, 60, options)
+    said = r"refuses its bundle: refusing to load the model: \S+\.bundle\.tar\.age: sha256 \w+… but"
+    assert re.search(said, str(refused.value))
 
 
 def test_the_smoke_test_without_an_identity_warns_after_the_signature_checks(built):

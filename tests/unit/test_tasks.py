@@ -238,10 +238,22 @@ def test_environment_error_exits_3_and_is_recorded(context, project, stages, cap
     assert report(project)["stages"][0]["error"].startswith("ruff is not installed")
 
 
-def test_a_bug_keeps_its_traceback_says_so_and_still_writes_the_report(context, project, stages):
+def test_a_bug_keeps_its_traceback_says_so_and_still_writes_the_report(context, project, stages, capsys):
     stages(fake("lint", error=ZeroDivisionError("division by zero")), fake("test"))
-    with pytest.raises(ZeroDivisionError) as caught:
+    with pytest.raises(Exit) as caught:
         pipeline.all_(context())
-    assert "This is a bug in dsci" in caught.value.__notes__[0]
+    assert caught.value.code == 1
+    said = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in said and "ZeroDivisionError: division by zero" in said
+    assert "This is a bug in dsci, not in your project" in said
     stage = report(project)["stages"][0]
     assert stage["error"] == "internal error: ZeroDivisionError('division by zero')"
+
+
+def test_a_bug_s_traceback_masks_the_secrets(context, project, stages, capsys, monkeypatch):
+    monkeypatch.setenv("DSCI_REGISTRY_PASSWORD", "hunter2-but-longer")
+    stages(fake("lint", error=ValueError("could not log in with hunter2-but-longer")))
+    with pytest.raises(Exit):
+        pipeline.all_(context())
+    said = capsys.readouterr().err
+    assert "ValueError: could not log in with ***" in said and "hunter2" not in said

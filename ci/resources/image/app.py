@@ -41,36 +41,49 @@ TRUSTED = os.environ.get("DSCI_TRUSTED_SIGNERS") or str(FOLDER / "trusted_signer
 SECURITY_ERROR = 4  # dsci's exit code for a refused signature or decryption
 
 
-def model_dir():
-    """A private folder on a tmpfs for the decrypted model, or Refused."""
-    folder = Path(os.environ.get("DSCI_MODEL_DIR") or "/dev/shm/dsci-model")
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if not dsci_trust.in_memory(folder):
+def model_dir(encrypted):
+    """A new private folder for the checked files: on a tmpfs for a decrypted model, or Refused."""
+    if not encrypted:
+        return Path(tempfile.mkdtemp(prefix="dsci-model-"))
+    base = Path(os.environ.get("DSCI_MODEL_DIR") or "/dev/shm")
+    if not dsci_trust.in_memory(base):
         raise dsci_trust.Refused(
-            f"{folder} is not a tmpfs, and the decrypted model must never reach a disk: mount a tmpfs "
+            f"{base} is not a tmpfs, and the decrypted model must never reach a disk: mount a tmpfs "
             "there, or name one in DSCI_MODEL_DIR"
         )
-    return folder
+    return Path(tempfile.mkdtemp(prefix="dsci-model-", dir=base))  # empty: nothing unchecked in it
+
+
+def trusted_signers():
+    """The trusted keys, when the build was signed or whoever runs the image names them (then the
+    image's own choice does not count: an image cannot turn its own checks off)."""
+    if not (SERVING.get("signed") or os.environ.get("DSCI_TRUSTED_SIGNERS")):
+        return None
+    try:
+        text = Path(TRUSTED).read_text(encoding="utf-8")
+    except OSError as error:
+        raise dsci_trust.Refused(
+            f"{TRUSTED}: no trusted keys to check the signature ({error.strerror})"
+        ) from None
+    return dsci_trust.read_signers(text, TRUSTED)
 
 
 def load(bundle):
     """(manifest, model's entry, score, who signed) after every check of the bundle passed."""
-    envelopes = signers = identity = None
-    if SERVING.get("signed"):
-        signers = dsci_trust.read_signers(Path(TRUSTED).read_text(encoding="utf-8"), TRUSTED)
-        envelopes = FOLDER / SERVING["provenance"]
-    if dsci_trust.is_encrypted(bundle):
-        identity, where = dsci_trust.environment_identity()
-        if identity is None:
-            raise dsci_trust.Refused(f"{bundle.name}: encrypted, and no age identity is mounted ({where})")
-        workdir = model_dir()
-    else:
-        workdir = Path(tempfile.mkdtemp(prefix="dsci-model-"))
+    signers = trusted_signers()
+    envelopes = FOLDER / SERVING.get("provenance", "provenance.intoto.jsonl") if signers is not None else None
+    encrypted = dsci_trust.is_encrypted(bundle)
+    identity, where = dsci_trust.environment_identity() if encrypted else (None, "")
+    workdir = model_dir(encrypted)
+    # Without an identity, open_bundle still checks the signature and the ciphertext before it refuses.
     manifest, _, signer = dsci_trust.open_bundle(
-        bundle, envelopes=envelopes, signers=signers, identity=identity, workdir=workdir
-    )
+        bundle, envelopes=envelopes, signers=signers or [], identity=identity, workdir=workdir,
+        no_identity=where,
+    )  # fmt: skip
     name = SERVING["model"]
-    entry = next((e for e in manifest["files"] if e["path"] == name), {"path": name, "sha256": None})
+    entry = next((e for e in manifest["files"] if e["path"] == name), None)
+    if name and entry is None:
+        raise dsci_trust.Refused(f"{name}: the model is not among the files of {bundle.name}'s manifest")
     os.chdir(workdir)  # the model's working folder: a hook finds the bundle's files as at the project's root
     sys.path.insert(0, str(HERE))  # a hook's module, copied beside this file when not in the wheel
     score, _ = dsci_formats.open_model(
@@ -82,7 +95,7 @@ def load(bundle):
         root=workdir,
     )
     signed = f"{signer.name} ({signer.fingerprint})" if signer else None
-    return manifest, entry, score, signed
+    return manifest, entry or {"path": name, "sha256": None}, score, signed
 
 
 def start():
