@@ -385,3 +385,19 @@ def test_the_smoke_test_without_an_identity_warns_after_the_signature_checks(bui
         check = image_module.smoke_test(engine, image["id"], image["tags"][0], [], None, 60, options)
     assert check.status.value == "warned"
     assert "verified its bundle and stops short of decrypting it: no identity here" in check.message
+
+
+def test_on_azure_pipelines_each_secret_becomes_a_secret_variable_and_shows_nowhere_else(example, invoke):
+    done = invoke(
+        example, "ci.lint", TF_BUILD="True", DSCI_SMTP_PASSWORD="azure-marker-0c9d", JENKINS_TOKEN="jt-55a1"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    registered = [line for line in done.stdout.splitlines() if "issecret=true" in line]
+    assert sorted(re.sub(r"DSCI_MASKED_\d+", "DSCI_MASKED_n", line) for line in registered) == [
+        "##vso[task.setvariable variable=DSCI_MASKED_n;issecret=true]azure-marker-0c9d",
+        "##vso[task.setvariable variable=DSCI_MASKED_n;issecret=true]jt-55a1",
+    ]
+    names = [re.search(r"variable=(\w+);", line)[1] for line in registered]
+    assert len(set(names)) == 2  # a variable of its own for each: the agent masks every one
+    others = "\n".join(line for line in done.stdout.splitlines() if line not in registered) + done.stderr
+    assert "azure-marker-0c9d" not in others and "jt-55a1" not in others
