@@ -1,8 +1,8 @@
 """Encrypting and decrypting a model bundle: dsci (pyrage, streamed) against Debian's `age` command.
 
 Each contender runs in a process of its own, so that its peak memory (the kernel's
-ru_maxrss for that process) is its alone; paired runs rotate the order, medians are
-reported. The file is read once first, so every run reads it from the page cache.
+VmHWM for that process) is its alone; every round shuffles the order, medians are
+reported. The files live in a tmpfs (where the image decrypts), so no disk decides.
 Also measured: what signing and verifying add to a run (the sign stage, and the
 checks the image's app makes before it loads a model), in a fresh interpreter so
 that the imports count. Targets: at least 500 MB/s each way, peak RSS at most 64 MiB
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -174,24 +175,27 @@ def main() -> None:
         recipient = subprocess.run(["age-keygen", "-y", str(identity)], check=True, capture_output=True,
                                    text=True).stdout.strip()  # fmt: skip
         python, key = [sys.executable, "-c"], str(identity)
-        ours, theirs = str(folder / "dsci.age"), str(folder / "cli.age")  # each decrypts the other's
+        sealed = folder / "sealed.age"  # what every decrypting contender opens: age's own ciphertext
+        subprocess.run(["age", "-e", "-r", recipient, "-o", str(sealed), str(plain)], check=True)
+        out = {tool: folder / f"{tool}.out" for tool in ("dsci", "pyrage", "age")}
         contenders = {
-            ("encrypt", "dsci"): [*python, ENCRYPT, str(plain), ours, recipient],
-            ("encrypt", "pyrage"): [*python, RAW_ENCRYPT, str(plain), str(folder / "raw.age"), recipient],
-            ("encrypt", "age"): ["age", "-e", "-r", recipient, "-o", theirs, str(plain)],
-            ("decrypt", "dsci"): [*python, DECRYPT, theirs, key, str(folder / "dsci.out")],
-            ("decrypt", "pyrage"): [*python, RAW_DECRYPT, theirs, key, str(folder / "raw.out")],
-            ("decrypt", "age"): ["age", "-d", "-i", key, "-o", str(folder / "cli.out"), ours],
+            ("encrypt", "dsci"): [*python, ENCRYPT, str(plain), str(out["dsci"]), recipient],
+            ("encrypt", "pyrage"): [*python, RAW_ENCRYPT, str(plain), str(out["pyrage"]), recipient],
+            ("encrypt", "age"): ["age", "-e", "-r", recipient, "-o", str(out["age"]), str(plain)],
+            ("decrypt", "dsci"): [*python, DECRYPT, str(sealed), key, str(out["dsci"])],
+            ("decrypt", "pyrage"): [*python, RAW_DECRYPT, str(sealed), key, str(out["pyrage"])],
+            ("decrypt", "age"): ["age", "-d", "-i", key, "-o", str(out["age"]), str(sealed)],
         }
         results: dict[tuple[str, str], list[tuple[float, int, float]]] = {}
         names = list(contenders)
         for i in range(runs + 1):  # the first round warms the cache and is not counted
-            for name in names[i % len(names) :] + names[: i % len(names)]:
-                for copy in ("dsci.out", "raw.out", "cli.out"):  # the decrypted copies: the tmpfs is memory
-                    (folder / copy).unlink(missing_ok=True)
+            random.Random(i).shuffle(names)  # a new order each round: no contender always follows another
+            for name in names:
+                for written in out.values():  # every run writes a new file: the tmpfs is memory, kept small
+                    written.unlink(missing_ok=True)
                 took = measured(contenders[name])
                 if name == ("decrypt", "dsci"):
-                    same = subprocess.run(["cmp", "-s", str(plain), str(folder / "dsci.out")]).returncode == 0
+                    same = subprocess.run(["cmp", "-s", str(plain), str(out["dsci"])]).returncode == 0
                     assert same, "dsci's decryption differs from the plaintext"
                 if i:
                     results.setdefault(name, []).append(took)
@@ -221,7 +225,8 @@ Command: `.venv/bin/{command}`
 Machine: {machine()}
 
 A {size / 2**30:.1f} GiB bundle in a tmpfs (where the image's app decrypts; the disk's write-back
-would otherwise decide), each contender a process of its own, median of {runs} paired runs.
+would otherwise decide), each contender a process of its own, median of {runs} rounds, the order
+shuffled in each.
 Time: of the operation (dsci's own clock around `package.encrypt` and `trust.decrypt`; for age
 the whole process); wall: the whole process, Python's start-up and imports included. Throughput
 from the time; peak RSS is the process's VmHWM. The anchor is Debian's `age`
