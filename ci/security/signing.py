@@ -18,6 +18,9 @@ from ci.core.results import Check, StageResult, Status
 from ci.core.text import display
 from ci.security import provenance, trust
 
+# Where the Dockerfile template puts the bundle, its provenance and the trusted keys.
+BUNDLE_FOLDER = "/app/bundle"
+
 
 @dataclass(frozen=True)
 class Signing:
@@ -195,8 +198,3 @@ def verify_image(engine: Any, reference: str, **options: Any) -> list[str]:
             raise SecurityError(f"{reference}: no bundle in {BUNDLE_FOLDER}")
         lines = verify(bundle, **options)
     return [f"{reference}: {lines[0]}", *lines[1:]]
-
-
-BUNDLE_FOLDER = (
-    "/app/bundle"  # where the Dockerfile template puts the bundle, its provenance and the trusted keys
-)

@@ -128,6 +128,7 @@ def sign(c):
 def verify(c, path, identity=None, trusted=None, envelope=None):
     """Check a bundle or an image offline: who signed it, from which commit, and every digest."""
     from ci.core import secrets
+    from ci.core.errors import ConfigError
     from ci.security import keys, trust
     from ci.security import signing as domain
     from ci.tasks._boundary import Settings, boundary
@@ -142,8 +143,6 @@ def verify(c, path, identity=None, trusted=None, envelope=None):
             try:
                 found = trust.identities(text, identity)
             except trust.Refused as error:
-                from ci.core.errors import ConfigError
-
                 raise ConfigError(f"--identity: {error}") from None
         options = {"signers": signers, "identity": found, "envelopes": Path(envelope) if envelope else None}
         target = Path(path)
