@@ -128,9 +128,9 @@ def write_bundle(
     target: Path, files: Sequence[tuple[str, Path]], content: Mapping[str, Any], mtime: int
 ) -> Path:
     """The tar of the manifest and the files, written atomically: a crash leaves no partial bundle."""
-    manifest_bytes_ = manifest_bytes(content)
+    listing = manifest_bytes(content)
     with atomic(target) as raw, tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        tar.addfile(_entry(MANIFEST, len(manifest_bytes_), mtime), io.BytesIO(manifest_bytes_))
+        tar.addfile(_entry(MANIFEST, len(listing), mtime), io.BytesIO(listing))
         for arcname, path in files:
             with open(path, "rb") as f:
                 tar.addfile(_entry(arcname, path.stat().st_size, mtime), f)
