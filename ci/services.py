@@ -38,6 +38,15 @@ ECR_USER, ECR_PASSWORD = "AWS", "123456789012-auth-token"  # what moto's fixed E
 TOOLS = {"dockerd": "docker.io", "docker-registry": "docker-registry", "htpasswd": "apache2-utils",
          "mmdebstrap": "mmdebstrap"}  # fmt: skip
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
+PODMAN_CONF = """# Written by `dsci services up` for podman kube play (the deploy's local target).
+[containers]
+default_ulimits = ["nofile=16384:16384", "nproc=16384:16384"]
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+"""
 
 
 @dataclass
@@ -70,6 +79,7 @@ class Services:
         if self.start_moto():
             self.start_registry("ecr-registry", ECR_PORT, ECR_USER, ECR_PASSWORD)
         self.build_base_image()
+        self.set_up_podman()
 
     def down(self) -> None:
         for name in ("ecr-registry", "moto", "registry", "dockerd"):
@@ -81,14 +91,20 @@ class Services:
             f"{name}: {'runs' if self.running(name) else 'down'}"
             for name in ("registry", "moto", "ecr-registry")
         ]
+        lines.append(
+            f"podman (the deploy's local target): {'there' if shutil.which('podman') else 'missing'}"
+        )
         return lines
 
     # The parts -----------------------------------------------------------------
 
     def install_missing(self) -> None:
         missing = [package for tool, package in TOOLS.items() if shutil.which(tool) is None]
-        if not missing:
-            return
+        if missing:
+            self.install(missing)
+
+    def install(self, missing: list[str]) -> None:
+        """Debian's packages, as root; else an EnvError that names them."""
         if os.geteuid() != 0 or shutil.which("apt-get") is None:
             raise EnvError(
                 f"missing {', '.join(missing)}; install them (Debian: apt-get install {' '.join(missing)}) "
@@ -185,6 +201,22 @@ class Services:
             strap.stdout.close()
             if strap.wait() or imported.returncode:
                 raise EnvError(f"could not build {self.base_image}; see {log}")
+
+    def set_up_podman(self) -> None:
+        """podman for the deploy's local target (``podman kube play``), and a containers.conf that lets it
+        run pods in a container like this one (no rlimits to raise, cgroupfs, logs to files); an
+        existing containers.conf is left as it is."""
+        if shutil.which("podman") is None:
+            self.install(["podman", "catatonit"])
+        conf = Path("/etc/containers/containers.conf")
+        if os.geteuid() != 0:
+            conf = Path.home() / ".config" / "containers" / "containers.conf"
+        if conf.exists():
+            self.say(f"podman is there ({conf} as it is)")
+            return
+        self.say(f"podman is there; writing {conf}")
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text(PODMAN_CONF, encoding="utf-8")
 
     # Processes -----------------------------------------------------------------
 

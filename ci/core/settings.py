@@ -497,6 +497,96 @@ class Security(Section):
     ] = "DSCI_AGE_IDENTITY"
 
 
+# A Kubernetes resource quantity (apimachinery's grammar, without a sign): the schema that
+# kubernetes-validate checks against does not hold the pattern, so the settings do.
+Quantity = Annotated[
+    str,
+    Meta(
+        pattern=r"^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]+))?$",
+        extra_json_schema={"x-expected": "a Kubernetes quantity, e.g. 250m, 1, 512Mi, 2Gi"},
+    ),
+]
+
+
+class Environment(Section):
+    """ci.deploy.environments.NAME: where a release runs, how large, and who signs it off."""
+
+    target: Annotated[
+        Literal["local"],
+        about("Where the release runs. local: the manifests run with podman kube play on this machine."),
+    ] = "local"
+    namespace: Annotated[str, about("The Kubernetes namespace; empty: the environment's name.")] = ""
+    replicas: Annotated[int, about("Pods the Deployment starts with.", ge=1, le=1000)] = 1
+    min_replicas: Annotated[int, about("The autoscaler's lower bound.", ge=1, le=1000)] = 1
+    max_replicas: Annotated[int, about("The autoscaler's upper bound.", ge=1, le=1000)] = 3
+    cpu_utilization: Annotated[
+        int, about("Average CPU use, in percent of the request, the autoscaler keeps pods at.", ge=1, le=100)
+    ] = 80
+    cpu: Annotated[Quantity, about("CPU each pod requests: 250m, 1, 1.5.")] = "250m"
+    memory: Annotated[Quantity, about("Memory each pod requests: 512Mi, 2Gi.")] = "512Mi"
+    cpu_limit: Annotated[Quantity, about("CPU each pod may use at most.")] = "1"
+    memory_limit: Annotated[
+        Quantity, about("Memory each pod may use at most, the decrypted model included.")
+    ] = "1Gi"
+    signoffs: Annotated[
+        dict[str, list[str]],
+        about(
+            "Roles that must sign a release off before it deploys here, each with the public keys "
+            "(OpenSSH .pub or allowed_signers files) trusted for it: {qa: [keys/qa.pub]}."
+        ),
+        Meta(extra_json_schema={"x-what": "roles"}),
+    ] = {}
+
+
+EnvironmentSpec = Annotated[
+    Environment,
+    Meta(extra_json_schema={"x-expected": (
+        "an environment: target, namespace, replicas, min_replicas, max_replicas, cpu_utilization, cpu, "
+        "memory, cpu_limit, memory_limit, signoffs")}),
+]  # fmt: skip
+
+
+class Deploy(Section):
+    """ci.deploy: Kubernetes manifests, the rollout with its smoke test, releases and sign-offs."""
+
+    enabled: Annotated[bool, about("In ci.all, deploy to ci.deploy.environment after parity.")] = False
+    environment: Annotated[str, about("The environment ci.all (and ci.deploy without --env) deploys to.")] = (
+        "staging"
+    )
+    environments: Annotated[
+        dict[str, EnvironmentSpec],
+        about("The environments, by name: target, namespace, size, autoscaling and required sign-offs."),
+        Meta(extra_json_schema={"x-what": "environment names"}),
+    ] = fresh({"staging": Environment()})
+    name: Annotated[str, about("The Deployment's and Service's name; empty: the pushed repository's.")] = ""
+    identity_secret: Annotated[
+        str,
+        about(
+            "The Secret holding the age identity (key: identity) that opens an encrypted bundle; "
+            "empty: NAME-identity. The local target makes it from ci.security.identity_file."
+        ),
+    ] = ""
+    kubernetes_version: Annotated[
+        str, about("The Kubernetes version the manifests are validated against, strictly and offline.")
+    ] = "1.33.0"
+    timeout: Annotated[
+        float, about("Seconds a rollout may take to be ready before it is rolled back.", ge=1)
+    ] = 120
+    smoke_rows: Annotated[
+        int, about("Rows of the golden set (ci.parity.golden) posted to the release's /predict.", ge=1)
+    ] = 20
+    releases_branch: Annotated[
+        str, about("The git branch that keeps the release history and the sign-offs, one commit each.")
+    ] = "dsci/releases"
+    remote: Annotated[
+        str,
+        about(
+            "A git remote the releases branch is fetched from before and pushed to after each record "
+            "(CI: origin); empty keeps it in this clone."
+        ),
+    ] = ""
+
+
 class Settings(Section):
     """dsci's settings: the ci key of invoke.yaml."""
 
@@ -513,6 +603,7 @@ class Settings(Section):
     image: Image = fresh(Image())
     push: Push = fresh(Push())
     parity: Parity = fresh(Parity())
+    deploy: Deploy = fresh(Deploy())
     notify: Notify = fresh(Notify())
     jenkins: Jenkins = fresh(Jenkins())
     azure: Azure = fresh(Azure())

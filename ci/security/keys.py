@@ -123,19 +123,22 @@ def read_key_file(path: Path, setting: str, *, tracked: bool = False, make: str 
         raise ConfigError(f"{setting}: {display(path)}: cannot read it ({error})") from None
 
 
-def signers(paths: Iterable[str], root: Path) -> tuple[list[trust.Signer], str]:
-    """(the trusted keys, the text of them all) from public key and allowed_signers files."""
+def signers(
+    paths: Iterable[str], root: Path, setting: str = "ci.security.trusted"
+) -> tuple[list[trust.Signer], str]:
+    """(the trusted keys, the text of them all) from public key and allowed_signers files; errors name
+    ``setting``."""
     found, texts = [], []
     for given in paths:
         path = expand(given, root)
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as error:
-            raise ConfigError(f"ci.security.trusted: {given}: {error.strerror or error}") from None
+            raise ConfigError(f"{setting}: {given}: {error.strerror or error}") from None
         try:
             found += trust.read_signers(text, given)
         except trust.Refused as error:
-            raise ConfigError(f"ci.security.trusted: {error}") from None
+            raise ConfigError(f"{setting}: {error}") from None
         texts.append(f"# {given}\n{text.rstrip()}\n")
     return found, "".join(texts)
 

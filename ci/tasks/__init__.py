@@ -8,6 +8,7 @@ from ci.core import config
 from ci.tasks import (
     azure,
     data,
+    deploy,
     git,
     image,
     jenkins,
@@ -48,5 +49,11 @@ def collection(*, declare_defaults: bool = True) -> Collection:
     ns.add_collection(Collection("azure", azure.sync))
     ns.add_collection(Collection("report", report.publish))
     ns.add_collection(Collection("keys", security.create))
+    ns.add_task(deploy.releases)
+    ns.add_task(deploy.rollback)
+    ns.add_task(deploy.signoff)
+    stages = Collection("deploy", deploy.render)
+    stages.add_task(deploy.deploy, default=True)
+    ns.add_collection(stages)
     ns.configure({"ci": config.defaults() if declare_defaults else None})
     return ns

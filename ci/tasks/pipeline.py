@@ -5,13 +5,13 @@ from __future__ import annotations
 from invoke import task
 
 from ci.core.errors import ConfigError
-from ci.tasks import data, git, image, model, notebooks, package, parity, push, quality, security
+from ci.tasks import data, deploy, git, image, model, notebooks, package, parity, push, quality, security
 from ci.tasks._stage import Stage
 
 # The stages that exist, in pipeline order. A stage joins when it is built, not before.
 STAGES: tuple[Stage, ...] = (
     git.GIT, quality.LINT, quality.TEST, notebooks.NOTEBOOKS, data.DATA, model.MODEL, model.ONNX,
-    package.PACKAGE, security.SIGN, image.IMAGE, push.PUSH, parity.PARITY,
+    package.PACKAGE, security.SIGN, image.IMAGE, push.PUSH, parity.PARITY, deploy.DEPLOY,
 )  # fmt: skip
 NAMES = tuple(stage.name for stage in STAGES)
 

@@ -17,11 +17,27 @@ def push_stage(s: Any) -> Any:
     cfg = s.get("push")
     if not cfg.registry and cfg.kind != "ecr":
         return StageResult("push", skipped="no registry configured (ci.push.registry)")
-    tag = image.built(s.report_dir / "image")["tags"][0]
+    built = image.built(s.report_dir / "image")
+    tag = built["tags"][0]
     user, password = s.variable("push.username_env"), s.secret("push.password_env")
     login = {"username": user, "password": password} if user and password else None
     result = registry.push(cfg, engine=image.client(), image_tag=tag, credentials=login, stream=sys.stdout)
+    _remember(s, result, built)
     return attest(s, result)
+
+
+def _remember(s: Any, result: Any, built: dict[str, Any]) -> None:
+    """push.json: what was pushed, by digest, for the deploy (the release candidate)."""
+    import json
+
+    from ci.core import files
+    from ci.core.results import Status
+
+    made = s.report_dir / "push" / "push.json"
+    if result.status is Status.PASSED:
+        pushed = {**result.checks[0].details, "bundle_sha256": built.get("bundle_sha256", "")}
+        files.write_text(made, json.dumps(pushed, indent=2) + "\n")
+        result.artifacts.append(str(made))
 
 
 def attest(s: Any, result: Any) -> Any:

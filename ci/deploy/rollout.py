@@ -1,0 +1,175 @@
+"""A release's way out: render and validate the manifests, run them, wait for readiness, smoke-test,
+record it; on any failure, roll back by itself to the release that served before and prove it serves.
+
+Nothing that serves is touched until the new image is pulled and the manifests are valid: a registry
+that is down, a missing identity or a bad setting leave the running release as it is.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ci.core import files, settings
+from ci.core.errors import CheckFailed, ConfigError, DsciError, SecurityError
+from ci.core.results import Check, Status
+from ci.deploy import manifests
+from ci.deploy.local import PORT, Local, get
+from ci.deploy.releases import FAILED, Candidate, History, Release
+from ci.parity.record import Scored
+
+
+@dataclass
+class Smoke:
+    """Rows posted to a release's /predict and what development predicts for them."""
+
+    rows: list[dict[str, Any]]
+    expected: Scored | None  # None: the golden set changed since the release was recorded
+    golden_sha256: str
+    rtol: float
+    atol: float
+
+    def run(self, address: str) -> str:
+        from ci.parity.compare import compare
+
+        status, answer = get(f"http://{address}:{PORT}/predict", {"rows": self.rows})
+        if status != 200 or not isinstance(answer, dict) or "predictions" not in answer:
+            said = answer.get("error", answer) if isinstance(answer, dict) else answer
+            raise CheckFailed(f"/predict answered {status or 'nothing'}: {str(said)[:200]}")
+        served = Scored.of(answer)
+        if self.expected is None:
+            if len(served.predictions) != len(self.rows):
+                raise CheckFailed(
+                    f"/predict answered {len(served.predictions)} predictions for {len(self.rows)} rows"
+                )
+            return f"{len(self.rows)} rows predicted (the golden set changed since: not compared)"
+        found = compare(self.expected, served, self.rtol, self.atol, other_name="the release")
+        if not found.same:
+            raise CheckFailed(
+                f"the release predicts otherwise than development: {found.describe(self.rtol, self.atol)}"
+            )
+        return f"{len(self.rows)} golden rows predicted as development predicts them"
+
+    def record(self) -> dict[str, Any]:
+        predictions = self.expected.to_json() if self.expected else None
+        return {"golden_sha256": self.golden_sha256, "rows": len(self.rows), "predictions": predictions}
+
+
+@dataclass
+class Rollout:
+    """One environment of one deployment, run by the local target, its releases in ``history``."""
+
+    name: str
+    environment: str
+    env: settings.Environment
+    cfg: settings.Deploy
+    history: History
+    target: Local
+    work: Path  # build/ci/deploy: the kustomize tree and the rendered YAML
+    secret: str  # the identity's Secret; "" when the bundle is not encrypted
+    identity: str  # the age identity the local target puts in that Secret
+    by: str
+    commit: str
+    say: Callable[[str], None] = print
+    smoke_for: Callable[[Release], Smoke] = field(default=lambda release: None)  # type: ignore[assignment]
+
+    def plan(self, candidate: Candidate, number: int) -> manifests.Plan:
+        annotations = {"dsci.dev/environment": self.environment, "dsci.dev/release": str(number)}
+        return manifests.Plan(self.name, candidate.repository, candidate.digest, self.environment, self.env,
+                              self.secret, annotations)  # fmt: skip
+
+    def render(self, candidate: Candidate, number: int) -> list[dict[str, Any]]:
+        """The release's documents, validated, with the kustomize tree and the YAML written."""
+        plan = self.plan(candidate, number)
+        documents = manifests.render(plan)
+        manifests.validate(
+            documents, self.cfg.kubernetes_version, f"ci.deploy.environments.{self.environment}"
+        )
+        manifests.write_tree(self.work / "kustomize", plan)
+        files.write_text(self.work / f"{self.environment}.yaml", manifests.dump(documents))
+        return documents
+
+    def deploy(self, candidate: Candidate, smoke: Smoke, approvals: list[dict[str, str]]) -> Check:
+        serving = self.history.serving(self.environment)
+        number = self.history.next_number(self.environment)
+        documents = self.render(candidate, number)
+        release = Release(
+            number, self.environment, candidate, self.by, _now(), self.commit, signoffs=approvals
+        )
+        self._prepare(candidate)
+        return self._go(release, documents, smoke, serving)
+
+    def rollback(self, to: Release) -> Check:
+        serving = self.history.serving(self.environment)
+        import yaml
+
+        documents = list(yaml.safe_load_all(self.history.manifests(to)))
+        number = self.history.next_number(self.environment)
+        release = Release(number, self.environment, to.candidate, self.by, _now(), self.commit,
+                          signoffs=to.signoffs, rollback_of=to.number)  # fmt: skip
+        self._prepare(to.candidate)
+        return self._go(release, documents, self.smoke_for(to), serving)
+
+    def _prepare(self, candidate: Candidate) -> None:
+        if self.secret:
+            if not self.identity:
+                raise ConfigError(
+                    f"{candidate.bundle} is encrypted and the local target makes the Secret {self.secret} "
+                    "from an age identity: set ci.security.identity_file (or the variable "
+                    "ci.security.identity_env)"
+                )
+            self.target.put_secret(self.secret, {"identity": self.identity})
+        self.say(f"pulling {candidate.image}")
+        self.target.pull(candidate.image)
+
+    def _go(
+        self, release: Release, documents: list[dict[str, Any]], smoke: Smoke, serving: Release | None
+    ) -> Check:
+        clock = time.perf_counter()
+        what = f"release {release.number} of {self.environment}"
+        try:
+            self.say(f"starting {what}: {release.candidate.image}")
+            addresses = self.target.wait_ready(self.target.apply(documents), self.cfg.timeout)
+            said = [smoke.run(address) for address in addresses][-1]
+        except (CheckFailed, SecurityError) as failure:
+            self.say(f"{what} failed: {failure.message}")
+            now = self._restore(serving, documents)
+            release.status, release.note = FAILED, f"{failure.message}; {now}"
+            self.history.record(release, manifests.dump(documents))
+            raise type(failure)(f"{what} failed: {failure.message}; {now}") from None
+        took = time.perf_counter() - clock
+        release.smoke = {**smoke.record(), "message": said, "seconds": round(took, 1)}
+        self.history.record(release, manifests.dump(documents))
+        pods = "pod" if len(addresses) == 1 else f"{len(addresses)} pods"
+        message = (
+            f"{what} serves {release.candidate.image}: {pods} ready and smoke-tested in {took:.1f} s; {said}"
+        )
+        details = {"release": release.number, "environment": self.environment,
+                   "image": release.candidate.image, "seconds": round(took, 1),
+                   "rollback_of": release.rollback_of}  # fmt: skip
+        return Check("deploy", Status.PASSED, message, details=details, duration=took)
+
+    def _restore(self, serving: Release | None, failed: list[dict[str, Any]]) -> str:
+        """Bring back the release that served before; what serves now, in words."""
+        if serving is None:
+            self.target.remove(failed)
+            return "no release served before it, so it was removed and nothing serves"
+        import yaml
+
+        self.say(f"rolling back to release {serving.number}: {serving.candidate.image}")
+        try:
+            documents = list(yaml.safe_load_all(self.history.manifests(serving)))
+            addresses = self.target.wait_ready(self.target.apply(documents), self.cfg.timeout)
+            self.smoke_for(serving).run(addresses[0])
+        except DsciError as failure:
+            return f"the rollback to release {serving.number} failed too: {failure.message}"
+        return (f"rolled back by itself: release {serving.number} ({serving.candidate.image}) serves again "
+                "and passes its smoke test")  # fmt: skip
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,315 @@
+"""ci.deploy, ci.deploy.render, ci.releases, ci.rollback and ci.signoff: the road from the registry to a
+running, smoke-tested release, and back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invoke import task
+
+from ci.tasks._stage import Stage
+
+
+def environment_of(s: Any, given: str | None) -> tuple[str, Any]:
+    """(name, settings) of the environment ``--env`` names (default ci.deploy.environment), or a
+    ConfigError that names the closest one."""
+    from ci.core.errors import ConfigError
+    from ci.core.text import closest
+
+    name = given or s.get("deploy.environment")
+    environments = s.get("deploy.environments")
+    if name not in environments:
+        close = closest(name, environments)
+        hint = f"did you mean {close!r}? " if close else ""
+        where = "--env" if given else f"{s.where(('deploy', 'environment'))}: ci.deploy.environment"
+        known = ", ".join(environments) or "none"
+        raise ConfigError(f"{where}: no environment {name!r}; {hint}ci.deploy.environments has: {known}")
+    env = environments[name]
+    if env.min_replicas > env.max_replicas:
+        raise ConfigError(
+            f"{s.where(('deploy', 'environments', name))}: ci.deploy.environments.{name}: min_replicas "
+            f"{env.min_replicas} is above max_replicas {env.max_replicas}"
+        )
+    return name, env
+
+
+def candidate(s: Any) -> Any:
+    """The release candidate of this workspace: the image ci.push pushed, and the bundle in it."""
+    import json
+
+    from ci.core.errors import ConfigError
+    from ci.core.files import sha256_file
+    from ci.core.text import display
+    from ci.deploy.releases import Candidate
+    from ci.image import project_metadata
+    from ci.package import latest_bundle
+    from ci.security.signing import provenance_file
+
+    made = s.report_dir / "push" / "push.json"
+    if not made.is_file():
+        raise ConfigError(
+            f"{display(made)}: no pushed image to deploy; `invoke ci.push` pushes the built one"
+        )
+    pushed = json.loads(made.read_text(encoding="utf-8"))
+    bundle = latest_bundle(s.root / s.get("package.out"))
+    name = sha = proof = ""
+    if bundle is not None:
+        name, sha = bundle.name, sha256_file(bundle)[0]
+        if pushed.get("bundle_sha256") and pushed["bundle_sha256"] != sha:
+            raise ConfigError(
+                f"{display(bundle)} is not the bundle in the pushed image {pushed['repository']}@"
+                f"{pushed['digest']}; run `invoke ci.image` and `invoke ci.push` again"
+            )
+        provenance = provenance_file(bundle)
+        proof = sha256_file(provenance)[0] if provenance.is_file() else ""
+    version = project_metadata(s.root).get("version", "")
+    return Candidate(pushed["repository"], pushed["digest"], name, sha, proof, version)
+
+
+def history(s: Any) -> Any:
+    from ci.deploy.history import Branch
+    from ci.deploy.releases import History
+
+    branch = Branch(s.root, s.get("deploy.releases_branch"), s.get("deploy.remote")).check()
+    branch.fetch()
+    return History(branch, deployment_name(s))
+
+
+def deployment_name(s: Any) -> str:
+    """ci.deploy.name, else the name of the image's repository, else the project folder's."""
+    import json
+
+    if s.get("deploy.name"):
+        return s.get("deploy.name")
+    made = s.report_dir / "push" / "push.json"
+    if made.is_file():
+        return json.loads(made.read_text(encoding="utf-8"))["repository"].rsplit("/", 1)[-1]
+    from ci.image import project_metadata
+
+    return s.get("image.name") or project_metadata(s.root).get("name") or s.root.resolve().name
+
+
+def smoke_rows(s: Any) -> tuple[list[dict[str, Any]], Any, str]:
+    """(rows, what development predicts for them, the table's sha256): the golden set's first rows, or
+    the holdout's. A deploy without rows to predict would prove nothing: a ConfigError."""
+    from ci import parity
+    from ci.core.errors import ConfigError
+    from ci.core.files import sha256_file
+    from ci.parity.stage import dev_model
+
+    mcfg = s.get("model")
+    tables = [s.root / p for p in (s.get("parity.golden"), mcfg.holdout) if p]
+    table = next((t for t in tables if t.is_file()), None)
+    if table is None or not mcfg.path:
+        raise ConfigError(
+            "the deploy's smoke test posts rows to /predict and compares them with development: set "
+            "ci.parity.golden (or ci.model.holdout) and ci.model.path"
+        )
+    model = dev_model(mcfg, s.root)
+    rows = parity.golden_rows(table, mcfg, model)[: s.get("deploy.smoke_rows")]
+    return rows, parity.score_dev(model, rows, table), sha256_file(table)[0]
+
+
+def rollout(s: Any, environment: str, env: Any, say: Any = print) -> Any:
+    """The Rollout of ``environment``: its target, history, identity and smoke test, from the settings."""
+    from ci.deploy.local import Local
+    from ci.deploy.rollout import Rollout, Smoke
+    from ci.parity.record import Scored
+    from ci.registry import _loopback
+    from ci.tasks.security import age_identity
+
+    push = s.get("push")
+    user, password = s.variable("push.username_env"), s.secret("push.password_env")
+    login = {"username": user, "password": password} if user and password else None
+    registry = push.registry
+    tls = push.scheme == "https" or (push.scheme == "auto" and not _loopback(registry))
+    name = deployment_name(s)
+    parity_cfg = s.get("parity")
+
+    def smoke_for(release: Any) -> Smoke:
+        rows, _, golden = smoke_rows(s)
+        recorded = release.smoke or {}
+        rows = rows[: recorded.get("rows", len(rows))]
+        same = recorded.get("golden_sha256") == golden and recorded.get("predictions")
+        then = Scored.of(recorded["predictions"]) if same else None
+        return Smoke(rows, then, golden, parity_cfg.rtol, parity_cfg.atol)
+
+    return Rollout(
+        name=name, environment=environment, env=env, cfg=s.get("deploy"), history=history(s),
+        target=Local(registry, login, tls), work=s.report_dir / "deploy",
+        secret=(s.get("deploy.identity_secret") or f"{name}-identity") if _encrypted(s) else "",
+        identity=age_identity(s), by=who(), commit=s.stamp().get("commit") or "", say=say,
+        smoke_for=smoke_for,
+    )  # fmt: skip
+
+
+def _encrypted(s: Any) -> bool:
+    from ci.package import latest_bundle
+    from ci.security.trust import is_encrypted
+
+    bundle = latest_bundle(s.root / s.get("package.out"))
+    return bundle is not None and is_encrypted(bundle)
+
+
+def who() -> str:
+    """Who runs the deploy: the CI's user when a CI started it, else this machine's."""
+    import getpass
+    import os
+
+    for variable in ("GITHUB_ACTOR", "BUILD_REQUESTEDFOR", "BUILD_USER_ID"):  # GitHub, Azure, Jenkins
+        if os.environ.get(variable):
+            return os.environ[variable]
+    return getpass.getuser()
+
+
+def deploy_stage(s: Any, environment: str | None = None, direct: bool = False) -> Any:
+    import sys
+
+    from ci.core.results import StageResult
+    from ci.deploy import signoffs
+
+    if not direct and not s.get("deploy.enabled"):
+        return StageResult("deploy", skipped="ci.deploy.enabled is false")
+    name, env = environment_of(s, environment)
+    release = candidate(s)
+    say = lambda line: print(f"deploy: {line}", file=sys.stdout, flush=True)  # noqa: E731
+    plan = rollout(s, name, env, say)
+    approvals = signoffs.check(plan.history.branch, plan.name, release, name, env.signoffs, s.root)
+    rows, expected, golden = smoke_rows(s)
+    from ci.deploy.rollout import Smoke
+
+    smoke = Smoke(rows, expected, golden, s.get("parity.rtol"), s.get("parity.atol"))
+    check = plan.deploy(release, smoke, approvals)
+    return StageResult("deploy", [check], [str(s.report_dir / "deploy" / f"{name}.yaml")])
+
+
+DEPLOY = Stage("deploy", deploy_stage, quiet=False)
+
+
+@task(
+    default=True,
+    help={"env": "The environment (ci.deploy.environments) to deploy to; default ci.deploy.environment."},
+)
+def deploy(c, env=None):
+    """Deploy the pushed image by digest: manifests, rollout, smoke test, automatic rollback, a release."""
+    from ci.tasks._boundary import run_stages
+
+    run_stages(c, [DEPLOY.given(environment=env, direct=True)])
+
+
+@task(help={"env": "The environment to render; default ci.deploy.environment."})
+def render(c, env=None):
+    """Write the kustomize base and overlay and the YAML they render to, validated; deploy nothing."""
+    from ci.core.text import display
+    from ci.tasks._boundary import Settings, boundary
+
+    with boundary():
+        s = Settings(c).validate()
+        name, settings = environment_of(s, env)
+        plan = rollout(s, name, settings, say=lambda line: None)
+        number = plan.history.next_number(name)
+        plan.render(candidate(s), number)
+        work = s.report_dir / "deploy"
+        version = s.get("deploy.kubernetes_version")
+        print(f"{display(work / (name + '.yaml'))}: the manifests of {name}, valid for Kubernetes {version}; "
+              f"kustomize's tree: {display(work / 'kustomize')}")  # fmt: skip
+
+
+@task(help={"env": "Only this environment's releases."})
+def releases(c, env=None):
+    """List the releases, newest last: environment, number, image, who, when, commit, smoke test."""
+    from ci.tasks._boundary import Settings, boundary
+
+    with boundary():
+        s = Settings(c).validate()
+        found = history(s)
+        names = [environment_of(s, env)[0]] if env else found.environments()
+        if not any(found.releases(name) for name in names):
+            print(f"no releases yet on the branch {s.get('deploy.releases_branch')}")
+        for name in names:
+            serving = found.serving(name)
+            for release in found.releases(name):
+                mark = "*" if serving and release.number == serving.number else " "
+                print(f"{mark} {release.describe()}")
+                if release.note:
+                    print(f"    {release.note}")
+                for approval in release.signoffs:
+                    role, signer, key = approval["role"], approval["signer"], approval["fingerprint"]
+                    print(f"    signed off: {role} by {signer} ({key})")
+
+
+@task(
+    help={"env": "The environment to roll back.", "to": "The release to bring back; default: the one before."}
+)
+def rollback(c, env=None, to=None):
+    """Redeploy an earlier release of an environment by digest, with the same smoke test."""
+    from ci.tasks._boundary import run_stages
+
+    run_stages(c, [Stage("deploy", _rollback_stage, quiet=False).given(environment=env, to=to)])
+
+
+def _rollback_stage(s: Any, environment: str | None, to: str | None) -> Any:
+    import sys
+
+    from ci.core.errors import ConfigError
+    from ci.core.results import StageResult
+
+    name, env = environment_of(s, environment)
+    plan = rollout(s, name, env, lambda line: print(f"rollback: {line}", file=sys.stdout, flush=True))
+    if to is None:
+        served = [r for r in plan.history.releases(name) if r.status == "live"]
+        if len(served) < 2:
+            raise ConfigError(f"{name} has no earlier release that served; `invoke ci.releases` lists them")
+        release = served[-2]
+    else:
+        if not str(to).isdigit():
+            raise ConfigError(f"--to {to}: a release number, as `invoke ci.releases --env {name}` lists them")
+        release = plan.history.find(name, int(to))
+    return StageResult("deploy", [plan.rollback(release)])
+
+
+@task(
+    help={
+        "role": "The role you sign off as (one of the environment's ci.deploy.environments.NAME.signoffs).",
+        "env": "The environment the release may go to; default ci.deploy.environment.",
+        "verdict": "approve (default) or reject.",
+        "comment": "Why; kept in the signed statement.",
+        "key": "Your OpenSSH Ed25519 private key; default ~/.ssh/id_ed25519.",
+        "image": "The candidate image as REPOSITORY@sha256:...; default: the one this workspace pushed.",
+        "bundle_sha256": "The candidate bundle's sha256, with --image.",
+        "bundle": "The candidate bundle's file name, with --image.",
+    }
+)
+def signoff(c, role, env=None, verdict="approve", comment="", key="~/.ssh/id_ed25519", image=None,
+            bundle_sha256=None, bundle=None):  # fmt: skip
+    """Sign a release candidate off for an environment with your own key: a signed in-toto statement."""
+    from ci.core.errors import ConfigError
+    from ci.deploy import signoffs
+    from ci.deploy.releases import Candidate
+    from ci.security import keys
+    from ci.tasks._boundary import Settings, boundary
+
+    with boundary():
+        s = Settings(c).validate()
+        name, settings = environment_of(s, env)
+        if role not in settings.signoffs:
+            roles = ", ".join(settings.signoffs) or "none"
+            raise ConfigError(f"--role {role}: {name} requires no such sign-off; its roles: {roles}")
+        if verdict not in signoffs.VERDICTS:
+            raise ConfigError(f"--verdict {verdict}: approve or reject")
+        if image:
+            repository, _, digest = image.partition("@")
+            if not digest.startswith("sha256:"):
+                raise ConfigError(f"--image {image}: give it by digest, REPOSITORY@sha256:...")
+            if bool(bundle) != bool(bundle_sha256):
+                raise ConfigError("--bundle and --bundle-sha256 go together")
+            release = Candidate(repository, digest, bundle or "", bundle_sha256 or "")
+        else:
+            release = candidate(s)
+        path = keys.expand(key, s.root)
+        text = keys.read_key_file(path, "--key", make="make one with `ssh-keygen -t ed25519`")
+        private, keyid = keys.signing_key(text, str(path), s.secret("security.passphrase_env"))
+        found = history(s)
+        signoffs.sign(found.branch, found.name, release, name, role, verdict, comment, private, keyid)
+        print(f"{role} {verdict}s {release.image} for {name} ({keyid}); recorded on "
+              f"{s.get('deploy.releases_branch')}")  # fmt: skip
