@@ -40,12 +40,13 @@ class Local:
 
     # Secrets and images ---------------------------------------------------------------------
 
-    def put_secret(self, name: str, data: Mapping[str, str]) -> None:
+    def put_secret(self, namespace: str, name: str, data: Mapping[str, str]) -> None:
         """A Secret in podman's store, as kube play reads it: a Kubernetes Secret in JSON.
 
         Podman 4.3 (Debian 12) writes a Secret's data into the pod as it finds it, so there it goes
         undecoded; it also keeps what it wrote in a volume named after the Secret, which this updates
         as a cluster updates a mounted Secret."""
+        name = local_name(namespace, name)
         encode = (lambda v: v) if _version() < (4, 4) else (lambda v: base64.b64encode(v.encode()).decode())
         secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "type": "Opaque",
                   "data": {key: encode(value) for key, value in data.items()}}  # fmt: skip
@@ -57,9 +58,6 @@ class Local:
         if mounted:
             for key, value in data.items():
                 files.write_text(Path(mounted) / key, value)
-
-    def has_secret(self, name: str) -> bool:
-        return _podman("secret", "inspect", name, check=False).returncode == 0
 
     def pull(self, image: str) -> None:
         """The image into podman's store before anything stops: a registry that is down stops here."""
@@ -101,8 +99,9 @@ class Local:
                 if pod in addresses:
                     continue
                 container = f"{pod}-model"
-                state = _inspect(container)
-                if state.get("Status") in ("exited", "stopped", "dead") or state.get("Restarting"):
+                shown = _inspect(container)
+                state = shown.get("State", {})
+                if state.get("Status") in ("exited", "stopped", "dead") or shown.get("RestartCount"):
                     raise CheckFailed(f"{pod} stopped at start (exit code {state.get('ExitCode')}); its last "
                                       f"lines: {self.last_lines(container)}")  # fmt: skip
                 address = _address(pod)
@@ -131,12 +130,27 @@ class Local:
 
 
 def local_documents(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The documents as podman plays them: the Deployment named ``<namespace>-<name>`` (podman has no
-    namespaces), and only what podman runs (it would ignore the rest)."""
+    """The documents as podman plays them: only what podman runs (it would ignore the rest), and, as
+    podman has no namespaces, the Deployment, its volumes and its Secrets named ``<namespace>-<name>``
+    (podman keeps a pod's volumes, an emptyDir's too, as named volumes of the machine)."""
     deployment = copy.deepcopy(_deployment(documents))
     metadata = deployment["metadata"]
-    metadata["name"] = f"{metadata['namespace']}-{metadata['name']}"
+    namespace = metadata["namespace"]
+    metadata["name"] = local_name(namespace, metadata["name"])
+    pod = deployment["spec"]["template"]["spec"]
+    for volume in pod.get("volumes", []):
+        volume["name"] = f"{metadata['name']}-{volume['name']}"
+        if "secret" in volume:
+            volume["secret"]["secretName"] = local_name(namespace, volume["secret"]["secretName"])
+    for container in pod["containers"]:
+        for mount in container.get("volumeMounts", []):
+            mount["name"] = f"{metadata['name']}-{mount['name']}"
     return [deployment]
+
+
+def local_name(namespace: str, name: str) -> str:
+    """What podman calls the object ``name`` of ``namespace``."""
+    return f"{namespace}-{name}"
 
 
 def _deployment(documents: list[dict[str, Any]]) -> dict[str, Any]:
@@ -200,9 +214,9 @@ def _version() -> tuple[int, ...]:
 
 
 def _inspect(container: str) -> dict[str, Any]:
-    shown = _podman("inspect", "--format", "{{json .State}}", container, check=False)
+    shown = _podman("container", "inspect", container, check=False)
     try:
-        return json.loads(shown.stdout) if shown.returncode == 0 else {}
+        return (json.loads(shown.stdout) or [{}])[0] if shown.returncode == 0 else {}
     except ValueError:
         return {}
 

@@ -122,7 +122,9 @@ class Rollout:
                     "from an age identity: set ci.security.identity_file (or the variable "
                     "ci.security.identity_env)"
                 )
-            self.target.put_secret(self.secret, {"identity": self.identity})
+            self.target.put_secret(
+                self.env.namespace or self.environment, self.secret, {"identity": self.identity}
+            )
         self.say(f"pulling {candidate.image}")
         self.target.pull(candidate.image)
 
@@ -151,6 +153,7 @@ class Rollout:
         details = {"release": release.number, "environment": self.environment,
                    "image": release.candidate.image, "seconds": round(took, 1),
                    "rollback_of": release.rollback_of}  # fmt: skip
+        self.say(message)
         return Check("deploy", Status.PASSED, message, details=details, duration=took)
 
     def _restore(self, serving: Release | None, failed: list[dict[str, Any]]) -> str:

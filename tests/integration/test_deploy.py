@@ -1,0 +1,299 @@
+"""ci.deploy for real: podman runs the rendered manifests, the image pulled from the registry; broken builds
+roll back by themselves; ci.rollback; production's sign-offs; the manifests against kubectl kustomize."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.integration.conftest import REPO, git
+
+pytestmark = pytest.mark.tool("docker-engine", "registry", "podman")
+
+KUBECTL = str(Path(sys.executable).parent / "kubectl")
+
+
+def registry_env() -> dict[str, str]:
+    text = (REPO / "build" / "services" / "registry.env").read_text()
+    return dict(line.split("=", 1) for line in text.split())
+
+
+@pytest.fixture(scope="module")
+def project(built, keys, tmp_path_factory):
+    """The built example, copied, with environments of its own (no other test's pods clash with its
+    pods), a qa key trusted for production's sign-off, and its image pushed."""
+    source, _ = built
+    folder = tmp_path_factory.mktemp("deploy") / "clinic"
+    shutil.copytree(source, folder, symlinks=True)
+    suffix = uuid.uuid4().hex[:6]
+    people = tmp_path_factory.mktemp("people")
+    for person in ("qa", "stranger"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{person}@clinic.example",
+                        "-f", str(people / person)], check=True)  # fmt: skip
+    settings = folder / "invoke.yaml"
+    text = settings.read_text()
+    text = text.replace("      staging:\n        target: local\n",
+                        f"      staging:\n        target: local\n        namespace: st-{suffix}\n")  # fmt: skip
+    text = text.replace("      production:\n        target: local\n",
+                        f"      production:\n        target: local\n        namespace: pr-{suffix}\n")  # fmt: skip
+    text = text.replace(f"{keys}/qa.pub", str(people / "qa.pub"))
+    assert f"st-{suffix}" in text and f"pr-{suffix}" in text and str(people / "qa.pub") in text
+    settings.write_text(text)
+    git(folder, "commit", "--quiet", "--all", "--message", "environments of the deploy tests")
+    env = registry_env()
+    done = _invoke(folder, "ci.push", env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    yield folder, suffix, people, env
+    for kind in ("pod", "volume", "secret"):  # what the local target made for these environments
+        listed = subprocess.run(["podman", kind, "ls", "--format", "{{.Name}}"], capture_output=True, text=True)
+        for name in listed.stdout.split():
+            if suffix in name:
+                force = [] if kind == "secret" else ["--force"]  # podman 4.3's secret rm has no --force
+                subprocess.run(["podman", kind, "rm", *force, name], capture_output=True, check=False)
+
+
+def _invoke(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    from tests.integration.conftest import INVOKE, PROVIDER_VARIABLES
+
+    environ = {k: v for k, v in os.environ.items() if k not in PROVIDER_VARIABLES}
+    return subprocess.run([INVOKE, *args], cwd=folder, env={**environ, **(env or {})}, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=600)  # fmt: skip
+
+
+def releases(folder: Path, environment: str) -> list[dict]:
+    shown = subprocess.run(["git", "show", f"dsci/releases:clinic/{environment}/releases.jsonl"], cwd=folder,
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    return [json.loads(line) for line in shown.stdout.splitlines()]
+
+
+def serves(namespace: str, replicas: int = 1) -> list[dict]:
+    """What each pod of the environment answers to /predict for one golden row, asked at its address."""
+    from ci.deploy.local import _address, get
+
+    answers = []
+    for index in range(replicas):
+        address = _address(f"{namespace}-clinic-pod-{index}")
+        assert address, f"{namespace}-clinic-pod-{index} has no address: it does not run"
+        status, answer = get(f"http://{address}:8000/ready")
+        assert status == 200, answer
+        answers.append(answer)
+    return answers
+
+
+def variant(folder: Path, env: dict[str, str], tag: str, dockerfile: str) -> None:
+    """A broken build of the good image (one more layer), pushed as the candidate by ci.push."""
+    import docker
+
+    work = folder / "build" / "ci" / "image" / "image.json"
+    good = json.loads(work.read_text())
+    engine = docker.from_env()
+    built = dockerfile.format(base=good["tags"][0])
+    engine.images.build(fileobj=io.BytesIO(built.encode()), tag=tag, network_mode="none", rm=True)
+    work.write_text(json.dumps({**good, "tags": [tag]}))
+    try:
+        done = _invoke(folder, "ci.push", env=env)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    finally:
+        work.write_text(json.dumps(good))
+
+
+def good_candidate(folder: Path, env: dict[str, str]) -> None:
+    done = _invoke(folder, "ci.push", env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+@pytest.mark.tool("kubernetes_validate")
+def test_the_rendered_manifests_are_kustomizes_and_valid(project):
+    folder, suffix, _, env = project
+    done = _invoke(folder, "ci.deploy.render", "--env", "production", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    ours = list(yaml.safe_load_all((folder / "build/ci/deploy/production.yaml").read_text()))
+    overlay = folder / "build/ci/deploy/kustomize/overlays/production"
+    theirs = subprocess.run([KUBECTL, "kustomize", str(overlay)], capture_output=True, text=True, check=True)
+    assert list(yaml.safe_load_all(theirs.stdout)) == ours
+    assert [d["kind"] for d in ours] == [
+        "Service", "Deployment", "PodDisruptionBudget", "HorizontalPodAutoscaler", "NetworkPolicy"
+    ]  # fmt: skip
+    deployment = ours[1]
+    pushed = json.loads((folder / "build/ci/push/push.json").read_text())
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["image"] == f"{pushed['repository']}@{pushed['digest']}"
+    assert deployment["metadata"]["namespace"] == f"pr-{suffix}" and deployment["spec"]["replicas"] == 2
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True and pod["securityContext"]["runAsNonRoot"]
+    assert {"name": "identity", "secret": {"secretName": "clinic-identity", "optional": False}} in pod["volumes"]
+    assert ours[3]["spec"]["maxReplicas"] == 6
+    # The validator's own command line, strict, on the file dsci wrote.
+    validated = subprocess.run(
+        [str(Path(sys.executable).parent / "kubernetes-validate"), "--strict", "-k", "1.33.0",
+         str(folder / "build/ci/deploy/production.yaml")], capture_output=True, text=True,
+    )  # fmt: skip
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+
+
+def test_a_deploy_serves_and_is_recorded(project):
+    folder, suffix, _, env = project
+    done = _invoke(folder, "ci.deploy", env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "release 1 of staging serves" in done.stdout
+    assert "smoke-tested" in done.stdout
+    (first,) = releases(folder, "staging")
+    pushed = json.loads((folder / "build/ci/push/push.json").read_text())
+    assert first["status"] == "live" and first["candidate"]["digest"] == pushed["digest"]
+    assert first["candidate"]["bundle_sha256"] and first["candidate"]["provenance_sha256"]
+    assert first["commit"] == git(folder, "rev-parse", "HEAD").strip()
+    assert first["smoke"]["rows"] == 20 and first["smoke"]["predictions"]["predictions"]
+    assert serves(f"st-{suffix}")
+    listed = _invoke(folder, "ci.releases", "--env", "staging", env=env)
+    assert listed.returncode == 0 and "* release 1 of staging (live)" in listed.stdout
+
+
+BROKEN = {
+    # A model that predicts otherwise: the features scaled before they reach it.
+    "answers wrongly": (
+        "FROM {base}\nUSER root\nRUN printf '\\n_score = SCORE\\nSCORE = lambda frame: _score(frame * 1.5)\\n'"
+        " >> /app/app.py\nUSER serve\n",
+        "predicts otherwise than development",
+    ),
+    "crashes at start": (
+        "FROM {base}\nUSER root\nRUN rm /app/dsci_formats.py\nUSER serve\n",
+        "stopped at start",
+    ),
+    "never becomes ready": (
+        'FROM {base}\nCMD ["/opt/venv/bin/python", "-c", "import time; time.sleep(3600)"]\n',
+        "was not ready within 8 s",
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", list(BROKEN))
+def test_a_broken_build_rolls_back_by_itself(project, fault):
+    folder, suffix, _, env = project
+    dockerfile, said = BROKEN[fault]
+    before = [r for r in releases(folder, "staging") if r["status"] == "live"][-1]
+    variant(folder, env, f"clinic:broken-{fault.replace(' ', '-')}", dockerfile)
+    try:
+        done = _invoke(folder, "ci.deploy", env={**env, "INVOKE_CI_DEPLOY_TIMEOUT": "8"})
+    finally:
+        good_candidate(folder, env)
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert said in line
+    assert f"rolled back by itself: release {before['number']}" in line and "serves again" in line
+    latest = releases(folder, "staging")[-1]
+    assert latest["status"] == "failed" and said in latest["note"]
+    # The release that served before answers /predict again.
+    from ci.deploy.local import _address, get
+
+    address = _address(f"st-{suffix}-clinic-pod-0")
+    status, answer = get(f"http://{address}:8000/predict", {"rows": [golden_row(folder)]})
+    assert status == 200 and answer["predictions"], answer
+    status, metadata = get(f"http://{address}:8000/metadata")
+    assert status == 200
+
+
+def golden_row(folder: Path) -> dict:
+    import csv
+
+    with open(folder / "data" / "golden.csv", newline="") as f:
+        row = next(csv.DictReader(f))
+    drop = {"patient_id", "clinic", "malignant"}
+    return {k: float(v) for k, v in row.items() if k not in drop}
+
+
+def test_faults_before_the_rollout_leave_the_release_serving(project):
+    folder, suffix, _, env = project
+    serving = [r for r in releases(folder, "staging") if r["status"] == "live"][-1]
+    count = len(releases(folder, "staging"))
+    # The registry does not answer: the pull fails before anything stops.
+    pushed_file = folder / "build/ci/push/push.json"
+    pushed = json.loads(pushed_file.read_text())
+    pushed_file.write_text(json.dumps({**pushed, "repository": "127.0.0.1:5999/clinic"}))
+    try:
+        down = _invoke(folder, "ci.deploy", env=env)
+    finally:
+        pushed_file.write_text(json.dumps(pushed))
+    assert down.returncode == 3, down.stdout[-2000:] + down.stderr[-2000:]
+    assert "podman could not pull 127.0.0.1:5999/clinic@" in down.stderr
+    assert "the release serving now was left as it is" in down.stderr
+    # No identity for the Secret.
+    missing = _invoke(folder, "ci.deploy", env={**env, "INVOKE_CI_SECURITY_IDENTITY_FILE": "",
+                                                "DSCI_AGE_IDENTITY": ""})  # fmt: skip
+    assert missing.returncode == 2, missing.stdout[-2000:] + missing.stderr[-2000:]
+    assert "makes the Secret clinic-identity from an age identity: set ci.security.identity_file" in missing.stderr
+    # An environment that does not exist.
+    unknown = _invoke(folder, "ci.deploy", "--env", "prodution", env=env)
+    assert unknown.returncode == 2
+    assert "--env: no environment 'prodution'; did you mean 'production'?" in unknown.stderr
+    assert len(releases(folder, "staging")) == count  # nothing recorded, nothing touched
+    assert serves(f"st-{suffix}")
+    assert releases(folder, "staging")[-1]["number"] >= serving["number"]
+
+
+def test_rollback_to_an_earlier_release(project):
+    folder, suffix, _, env = project
+    again = _invoke(folder, "ci.deploy", env=env)  # a second good release
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    history = releases(folder, "staging")
+    first = history[0]["number"]
+    back = _invoke(folder, "ci.rollback", "--env", "staging", "--to", str(first), env=env)
+    assert back.returncode == 0, back.stdout[-2000:] + back.stderr[-2000:]
+    latest = releases(folder, "staging")[-1]
+    assert latest["rollback_of"] == first and latest["status"] == "live"
+    assert latest["candidate"] == history[0]["candidate"]
+    assert "smoke-tested" in back.stdout and serves(f"st-{suffix}")
+    failed = next(r["number"] for r in history if r["status"] == "failed")
+    never = _invoke(folder, "ci.rollback", "--env", "staging", "--to", str(failed), env=env)
+    assert never.returncode == 2 and f"release {failed} of staging never served" in never.stderr
+    unknown = _invoke(folder, "ci.rollback", "--env", "staging", "--to", "99", env=env)
+    assert unknown.returncode == 2
+    assert "--to 99: staging has no release 99; releases that served: " in unknown.stderr
+
+
+def test_production_needs_the_sign_offs(project):
+    folder, suffix, people, env = project
+    pushed = json.loads((folder / "build/ci/push/push.json").read_text())
+    image = f"{pushed['repository']}@{pushed['digest']}"
+    refused = _invoke(folder, "ci.deploy", "--env", "production", env=env)
+    assert refused.returncode == 4, refused.stdout[-2000:] + refused.stderr[-2000:]
+    assert f"production needs sign-offs for {image}: qa: no sign-off" in refused.stderr
+    assert "invoke ci.signoff --env production --role ROLE --image" in refused.stderr
+
+    def signoff(person: str, *more: str) -> subprocess.CompletedProcess[str]:
+        return _invoke(folder, "ci.signoff", "--role", "qa", "--env", "production", "--key", str(people / person),
+                       *more, env=env)  # fmt: skip
+
+    assert signoff("stranger", "--comment", "looks fine").returncode == 0
+    untrusted = _invoke(folder, "ci.deploy", "--env", "production", env=env)
+    assert untrusted.returncode == 4 and "which is not a trusted key" in untrusted.stderr
+    other = f"{pushed['repository']}@sha256:{'0' * 64}"
+    assert signoff("qa", "--image", other).returncode == 0
+    elsewhere = _invoke(folder, "ci.deploy", "--env", "production", env=env)
+    assert elsewhere.returncode == 4 and "qa@clinic.example signed off other digests" in elsewhere.stderr
+    rejected = signoff("qa", "--verdict", "reject", "--comment", "recall too low on the east clinic")
+    assert rejected.returncode == 0
+    no = _invoke(folder, "ci.deploy", "--env", "production", env=env)
+    assert no.returncode == 4 and "rejected it: recall too low on the east clinic" in no.stderr
+    assert subprocess.run(["podman", "pod", "exists", f"pr-{suffix}-clinic-pod-0"]).returncode == 1
+
+    assert signoff("qa", "--comment", "checked on the east clinic").returncode == 0
+    done = _invoke(folder, "ci.deploy", "--env", "production", env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "2 pods ready and smoke-tested" in done.stdout
+    (release,) = releases(folder, "production")
+    assert [s["role"] for s in release["signoffs"]] == ["qa"] and release["signoffs"][0]["signer"] == "qa@clinic.example"
+    assert len(serves(f"pr-{suffix}", replicas=2)) == 2
+    listed = _invoke(folder, "ci.releases", "--env", "production", env=env)
+    assert "signed off: qa by qa@clinic.example" in listed.stdout
