@@ -175,7 +175,7 @@ def _run_stages(
     failed = None
     bug = None
     for index, stage in enumerate(stages, start=1):
-        if failed and not keep_going:
+        if failed and not (keep_going and stage.after_failure):
             results[stage.name] = StageResult(stage.name, skipped=f"not run: stage {failed} failed")
             continue
         with provider.stage(stage.name, index, len(stages), quiet=stage.quiet):

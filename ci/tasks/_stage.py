@@ -20,6 +20,7 @@ class Stage(NamedTuple):
     name: str
     run: Callable[..., Any]  # run(settings, **flags)
     quiet: bool = True  # hides its tools' output, so a terminal shows a progress line
+    after_failure: bool = True  # runs after a failed stage under --keep-going (a deploy never does)
 
     def given(self, **flags: Any) -> Stage:
         """The same stage with the command line's flags: ``LINT.given(paths="src")``."""

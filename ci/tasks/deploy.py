@@ -183,7 +183,7 @@ def deploy_stage(s: Any, environment: str | None = None, direct: bool = False) -
     return StageResult("deploy", [check], [str(s.report_dir / "deploy" / f"{name}.yaml")])
 
 
-DEPLOY = Stage("deploy", deploy_stage, quiet=False)
+DEPLOY = Stage("deploy", deploy_stage, quiet=False, after_failure=False)
 
 
 @task(

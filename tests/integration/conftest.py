@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,23 @@ def git(folder: Path, *args: str) -> str:
 
 
 EXAMPLE_KEYS = "~/.config/dsci/clinic/"  # where the example's invoke.yaml finds its keys
+RUN = uuid.uuid4().hex[:6]  # in the name of every pod, volume and Secret this session deploys
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_releases():
+    """The session's deploys (the local target's pods, volumes and Secrets) removed at its end."""
+    yield
+    if shutil.which("podman") is None:
+        return
+    for kind in ("pod", "volume", "secret"):
+        listed = subprocess.run(
+            ["podman", kind, "ls", "--format", "{{.Name}}"], capture_output=True, text=True
+        )
+        for name in listed.stdout.split():
+            if f"-{RUN}-" in name:
+                force = [] if kind == "secret" else ["--force"]  # podman 4.3's secret rm has no --force
+                subprocess.run(["podman", kind, "rm", *force, name], capture_output=True, check=False)
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +98,13 @@ def copy_example(target: Path, keys: Path) -> Path:
         ),
     )
     settings = target / "invoke.yaml"
-    settings.write_text(settings.read_text().replace(EXAMPLE_KEYS, f"{keys}/"))
+    text = settings.read_text().replace(EXAMPLE_KEYS, f"{keys}/")
+    copy = uuid.uuid4().hex[:4]
+    for environment in ("staging", "production"):  # pods of their own: no other copy replaces them
+        block = f"      {environment}:\n        target: local\n"
+        assert block in text, f"examples/clinic/invoke.yaml: no {environment} environment"
+        text = text.replace(block, f"{block}        namespace: {environment}-{RUN}-{copy}\n")
+    settings.write_text(text)
     git(target, "init", "--quiet", "--initial-branch=main")
     git(target, "add", "--all")
     git(target, "commit", "--quiet", "--message", "the clinic project")

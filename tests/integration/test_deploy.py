@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -33,31 +34,23 @@ def project(built, keys, tmp_path_factory):
     source, _ = built
     folder = tmp_path_factory.mktemp("deploy") / "clinic"
     shutil.copytree(source, folder, symlinks=True)
-    suffix = uuid.uuid4().hex[:6]
     people = tmp_path_factory.mktemp("people")
     for person in ("qa", "stranger"):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{person}@clinic.example",
                         "-f", str(people / person)], check=True)  # fmt: skip
     settings = folder / "invoke.yaml"
-    text = settings.read_text()
-    text = text.replace("      staging:\n        target: local\n",
-                        f"      staging:\n        target: local\n        namespace: st-{suffix}\n")  # fmt: skip
-    text = text.replace("      production:\n        target: local\n",
-                        f"      production:\n        target: local\n        namespace: pr-{suffix}\n")  # fmt: skip
-    text = text.replace(f"{keys}/qa.pub", str(people / "qa.pub"))
-    assert f"st-{suffix}" in text and f"pr-{suffix}" in text and str(people / "qa.pub") in text
+    text = settings.read_text().replace(f"{keys}/qa.pub", str(people / "qa.pub"))
+    assert str(people / "qa.pub") in text
+    copy = uuid.uuid4().hex[:4]  # namespaces of this copy's own, not those of the built example's
+    text = re.sub(r"namespace: (\w+-\w+)-\w+\n", lambda found: f"namespace: {found[1]}-{copy}\n", text)
+    environments = yaml.safe_load(text)["ci"]["deploy"]["environments"]
+    spaces = {name: environments[name]["namespace"] for name in ("staging", "production")}
     settings.write_text(text)
     git(folder, "commit", "--quiet", "--all", "--message", "environments of the deploy tests")
     env = registry_env()
     done = _invoke(folder, "ci.push", env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    yield folder, suffix, people, env
-    for kind in ("pod", "volume", "secret"):  # what the local target made for these environments
-        listed = subprocess.run(["podman", kind, "ls", "--format", "{{.Name}}"], capture_output=True, text=True)
-        for name in listed.stdout.split():
-            if suffix in name:
-                force = [] if kind == "secret" else ["--force"]  # podman 4.3's secret rm has no --force
-                subprocess.run(["podman", kind, "rm", *force, name], capture_output=True, check=False)
+    return folder, spaces, people, env
 
 
 def _invoke(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -114,7 +107,7 @@ def good_candidate(folder: Path, env: dict[str, str]) -> None:
 
 @pytest.mark.tool("kubernetes_validate")
 def test_the_rendered_manifests_are_kustomizes_and_valid(project):
-    folder, suffix, _, env = project
+    folder, spaces, _, env = project
     done = _invoke(folder, "ci.deploy.render", "--env", "production", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     ours = list(yaml.safe_load_all((folder / "build/ci/deploy/production.yaml").read_text()))
@@ -129,11 +122,16 @@ def test_the_rendered_manifests_are_kustomizes_and_valid(project):
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert container["image"] == f"{pushed['repository']}@{pushed['digest']}"
-    assert deployment["metadata"]["namespace"] == f"pr-{suffix}" and deployment["spec"]["replicas"] == 2
+    assert deployment["metadata"]["namespace"] == spaces["production"] and deployment["spec"]["replicas"] == 2
     assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
     assert container["livenessProbe"]["httpGet"]["path"] == "/health"
-    assert container["securityContext"]["readOnlyRootFilesystem"] is True and pod["securityContext"]["runAsNonRoot"]
-    assert {"name": "identity", "secret": {"secretName": "clinic-identity", "optional": False}} in pod["volumes"]
+    assert (
+        container["securityContext"]["readOnlyRootFilesystem"] is True
+        and pod["securityContext"]["runAsNonRoot"]
+    )
+    assert {"name": "identity", "secret": {"secretName": "clinic-identity", "optional": False}} in pod[
+        "volumes"
+    ]
     assert ours[3]["spec"]["maxReplicas"] == 6
     # The validator's own command line, strict, on the file dsci wrote.
     validated = subprocess.run(
@@ -144,7 +142,7 @@ def test_the_rendered_manifests_are_kustomizes_and_valid(project):
 
 
 def test_a_deploy_serves_and_is_recorded(project):
-    folder, suffix, _, env = project
+    folder, spaces, _, env = project
     done = _invoke(folder, "ci.deploy", env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "release 1 of staging serves" in done.stdout
@@ -155,7 +153,7 @@ def test_a_deploy_serves_and_is_recorded(project):
     assert first["candidate"]["bundle_sha256"] and first["candidate"]["provenance_sha256"]
     assert first["commit"] == git(folder, "rev-parse", "HEAD").strip()
     assert first["smoke"]["rows"] == 20 and first["smoke"]["predictions"]["predictions"]
-    assert serves(f"st-{suffix}")
+    assert serves(spaces["staging"])
     listed = _invoke(folder, "ci.releases", "--env", "staging", env=env)
     assert listed.returncode == 0 and "* release 1 of staging (live)" in listed.stdout
 
@@ -180,7 +178,7 @@ BROKEN = {
 
 @pytest.mark.parametrize("fault", list(BROKEN))
 def test_a_broken_build_rolls_back_by_itself(project, fault):
-    folder, suffix, _, env = project
+    folder, spaces, _, env = project
     dockerfile, said = BROKEN[fault]
     before = [r for r in releases(folder, "staging") if r["status"] == "live"][-1]
     variant(folder, env, f"clinic:broken-{fault.replace(' ', '-')}", dockerfile)
@@ -197,7 +195,7 @@ def test_a_broken_build_rolls_back_by_itself(project, fault):
     # The release that served before answers /predict again.
     from ci.deploy.local import _address, get
 
-    address = _address(f"st-{suffix}-clinic-pod-0")
+    address = _address(f"{spaces['staging']}-clinic-pod-0")
     status, answer = get(f"http://{address}:8000/predict", {"rows": [golden_row(folder)]})
     assert status == 200 and answer["predictions"], answer
     status, metadata = get(f"http://{address}:8000/metadata")
@@ -214,7 +212,7 @@ def golden_row(folder: Path) -> dict:
 
 
 def test_faults_before_the_rollout_leave_the_release_serving(project):
-    folder, suffix, _, env = project
+    folder, spaces, _, env = project
     serving = [r for r in releases(folder, "staging") if r["status"] == "live"][-1]
     count = len(releases(folder, "staging"))
     # The registry does not answer: the pull fails before anything stops.
@@ -232,18 +230,21 @@ def test_faults_before_the_rollout_leave_the_release_serving(project):
     missing = _invoke(folder, "ci.deploy", env={**env, "INVOKE_CI_SECURITY_IDENTITY_FILE": "",
                                                 "DSCI_AGE_IDENTITY": ""})  # fmt: skip
     assert missing.returncode == 2, missing.stdout[-2000:] + missing.stderr[-2000:]
-    assert "makes the Secret clinic-identity from an age identity: set ci.security.identity_file" in missing.stderr
+    assert (
+        "makes the Secret clinic-identity from an age identity: set ci.security.identity_file"
+        in missing.stderr
+    )
     # An environment that does not exist.
     unknown = _invoke(folder, "ci.deploy", "--env", "prodution", env=env)
     assert unknown.returncode == 2
     assert "--env: no environment 'prodution'; did you mean 'production'?" in unknown.stderr
     assert len(releases(folder, "staging")) == count  # nothing recorded, nothing touched
-    assert serves(f"st-{suffix}")
+    assert serves(spaces["staging"])
     assert releases(folder, "staging")[-1]["number"] >= serving["number"]
 
 
 def test_rollback_to_an_earlier_release(project):
-    folder, suffix, _, env = project
+    folder, spaces, _, env = project
     again = _invoke(folder, "ci.deploy", env=env)  # a second good release
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     history = releases(folder, "staging")
@@ -253,7 +254,7 @@ def test_rollback_to_an_earlier_release(project):
     latest = releases(folder, "staging")[-1]
     assert latest["rollback_of"] == first and latest["status"] == "live"
     assert latest["candidate"] == history[0]["candidate"]
-    assert "smoke-tested" in back.stdout and serves(f"st-{suffix}")
+    assert "smoke-tested" in back.stdout and serves(spaces["staging"])
     failed = next(r["number"] for r in history if r["status"] == "failed")
     never = _invoke(folder, "ci.rollback", "--env", "staging", "--to", str(failed), env=env)
     assert never.returncode == 2 and f"release {failed} of staging never served" in never.stderr
@@ -263,7 +264,7 @@ def test_rollback_to_an_earlier_release(project):
 
 
 def test_production_needs_the_sign_offs(project):
-    folder, suffix, people, env = project
+    folder, spaces, people, env = project
     pushed = json.loads((folder / "build/ci/push/push.json").read_text())
     image = f"{pushed['repository']}@{pushed['digest']}"
     refused = _invoke(folder, "ci.deploy", "--env", "production", env=env)
@@ -286,14 +287,16 @@ def test_production_needs_the_sign_offs(project):
     assert rejected.returncode == 0
     no = _invoke(folder, "ci.deploy", "--env", "production", env=env)
     assert no.returncode == 4 and "rejected it: recall too low on the east clinic" in no.stderr
-    assert subprocess.run(["podman", "pod", "exists", f"pr-{suffix}-clinic-pod-0"]).returncode == 1
+    assert subprocess.run(["podman", "pod", "exists", f"{spaces['production']}-clinic-pod-0"]).returncode == 1
 
     assert signoff("qa", "--comment", "checked on the east clinic").returncode == 0
     done = _invoke(folder, "ci.deploy", "--env", "production", env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "2 pods ready and smoke-tested" in done.stdout
     (release,) = releases(folder, "production")
-    assert [s["role"] for s in release["signoffs"]] == ["qa"] and release["signoffs"][0]["signer"] == "qa@clinic.example"
-    assert len(serves(f"pr-{suffix}", replicas=2)) == 2
+    assert [s["role"] for s in release["signoffs"]] == ["qa"] and release["signoffs"][0][
+        "signer"
+    ] == "qa@clinic.example"
+    assert len(serves(spaces["production"], replicas=2)) == 2
     listed = _invoke(folder, "ci.releases", "--env", "production", env=env)
     assert "signed off: qa by qa@clinic.example" in listed.stdout

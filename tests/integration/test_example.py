@@ -1,6 +1,7 @@
 """`invoke ci.all` on the example project, end to end: real ruff, pytest and coverage."""
 
 import json
+import subprocess
 
 import junitparser
 import pytest
@@ -16,6 +17,7 @@ pytestmark = pytest.mark.tool(
     "onnxruntime",
     "docker-engine",
     "registry",
+    "podman",
 )
 
 
@@ -38,7 +40,7 @@ def test_all_passes_on_the_example_and_prints_its_summary(example, invoke):
     cases = junit_cases(example)
     assert list(cases) == [
         "git", "lint", "test", "notebooks", "data", "model", "onnx", "package", "sign", "image", "push",
-        "parity",
+        "parity", "deploy",
     ]  # fmt: skip
     assert {case.name for case in cases["notebooks"]} >= {
         "notebooks/explore.ipynb",
@@ -52,6 +54,12 @@ def test_all_passes_on_the_example_and_prints_its_summary(example, invoke):
         assert (example / "build" / "ci" / artifact).exists()
     assert all(case.is_passed for case in cases["parity"])  # scored inside the image, as in development
     assert "| label flips | – | 0 |" in summary and "| library differences | – | 0 |" in summary
+    # Deployed to staging for real (podman), smoke-tested, and recorded on the releases branch.
+    assert all(case.is_passed for case in cases["deploy"]) and "| deploy | ✅ passed |" in done.stdout
+    recorded = subprocess.run(["git", "show", "dsci/releases:clinic/staging/releases.jsonl"], cwd=example,
+                              capture_output=True, text=True, check=True).stdout  # fmt: skip
+    (release,) = [json.loads(line) for line in recorded.splitlines()]
+    assert release["status"] == "live" and release["smoke"]["rows"] == 20
 
 
 def test_breaking_an_example_test_fails_the_run_and_names_the_test(example, invoke):
@@ -76,7 +84,7 @@ def test_lint_finding_stops_the_pipeline_before_tests(example, invoke):
     assert done.returncode == 1
     assert "clinic/extra.py:1: error: F401" in done.stdout
     report = json.loads((example / "build" / "ci" / "report.json").read_text())
-    assert [s["status"] for s in report["stages"]] == ["passed", "failed"] + ["skipped"] * 10
+    assert [s["status"] for s in report["stages"]] == ["passed", "failed"] + ["skipped"] * 11
 
 
 def test_in_github_actions_output_is_grouped_annotated_and_summarised(example, invoke, tmp_path):
@@ -87,9 +95,12 @@ def test_in_github_actions_output_is_grouped_annotated_and_summarised(example, i
     )
     assert done.returncode == 1
     lines = done.stdout.splitlines()
-    assert "::group::[2/12] lint" in lines and "::group::[3/12] test" in lines
+    assert "::group::[2/13] lint" in lines and "::group::[3/13] test" in lines
     assert any(line.startswith("::error file=clinic/extra.py,line=1,title=F401::") for line in lines)
     assert step_summary.read_text().startswith("## dsci: ❌ failed")
+    report = json.loads((example / "build" / "ci" / "report.json").read_text())
+    deploy = next(s for s in report["stages"] if s["name"] == "deploy")  # never a build that failed
+    assert deploy["status"] == "skipped" and deploy["skipped"] == "not run: stage lint failed"
 
 
 def test_in_azure_pipelines_the_summary_is_uploaded(example, invoke):
