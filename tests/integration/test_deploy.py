@@ -65,8 +65,17 @@ def _invoke(folder: Path, *args: str, env: dict[str, str] | None = None) -> subp
 
 def releases(folder: Path, environment: str) -> list[dict]:
     shown = subprocess.run(["git", "show", f"dsci/releases:clinic/{environment}/releases.jsonl"], cwd=folder,
-                           capture_output=True, text=True, check=True)  # fmt: skip
+                           capture_output=True, text=True, check=False)  # fmt: skip
     return [json.loads(line) for line in shown.stdout.splitlines()]
+
+
+def serving(project) -> dict:
+    """The release of staging that serves, deployed first when none does (a test alone needs one)."""
+    folder, _, _, env = project
+    if not any(r["status"] == "live" for r in releases(folder, "staging")):
+        done = _invoke(folder, "ci.deploy", env=env)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return [r for r in releases(folder, "staging") if r["status"] == "live"][-1]
 
 
 def serves(namespace: str, replicas: int = 1) -> list[dict]:
@@ -161,8 +170,9 @@ def test_a_deploy_serves_and_is_recorded(project):
 BROKEN = {
     # A model that predicts otherwise: the features scaled before they reach it.
     "answers wrongly": (
-        "FROM {base}\nUSER root\nRUN printf '\\n_score = SCORE\\nSCORE = lambda frame: _score(frame * 1.5)\\n'"
-        " >> /app/app.py\nUSER serve\n",
+        "FROM {base}\nUSER root\n"
+        "RUN printf '\\n_score = SCORE\\nSCORE = lambda frame: _score(frame * 1.5)\\n' >> /app/app.py\n"
+        "USER serve\n",
         "predicts otherwise than development",
     ),
     "crashes at start": (
@@ -180,7 +190,7 @@ BROKEN = {
 def test_a_broken_build_rolls_back_by_itself(project, fault):
     folder, spaces, _, env = project
     dockerfile, said = BROKEN[fault]
-    before = [r for r in releases(folder, "staging") if r["status"] == "live"][-1]
+    before = serving(project)
     variant(folder, env, f"clinic:broken-{fault.replace(' ', '-')}", dockerfile)
     try:
         done = _invoke(folder, "ci.deploy", env={**env, "INVOKE_CI_DEPLOY_TIMEOUT": "8"})
@@ -192,14 +202,18 @@ def test_a_broken_build_rolls_back_by_itself(project, fault):
     assert f"rolled back by itself: release {before['number']}" in line and "serves again" in line
     latest = releases(folder, "staging")[-1]
     assert latest["status"] == "failed" and said in latest["note"]
+    never = _invoke(folder, "ci.rollback", "--env", "staging", "--to", str(latest["number"]), env=env)
+    assert never.returncode == 2 and f"release {latest['number']} of staging never served" in never.stderr
     # The release that served before answers /predict again.
     from ci.deploy.local import _address, get
 
     address = _address(f"{spaces['staging']}-clinic-pod-0")
     status, answer = get(f"http://{address}:8000/predict", {"rows": [golden_row(folder)]})
     assert status == 200 and answer["predictions"], answer
-    status, metadata = get(f"http://{address}:8000/metadata")
-    assert status == 200
+    container = f"{spaces['staging']}-clinic-pod-0-model"
+    image = subprocess.run(["podman", "container", "inspect", "--format", "{{.ImageName}}", container],
+                           capture_output=True, text=True)  # fmt: skip
+    assert image.stdout.strip() == f"{before['candidate']['repository']}@{before['candidate']['digest']}"
 
 
 def golden_row(folder: Path) -> dict:
@@ -213,7 +227,7 @@ def golden_row(folder: Path) -> dict:
 
 def test_faults_before_the_rollout_leave_the_release_serving(project):
     folder, spaces, _, env = project
-    serving = [r for r in releases(folder, "staging") if r["status"] == "live"][-1]
+    before = serving(project)
     count = len(releases(folder, "staging"))
     # The registry does not answer: the pull fails before anything stops.
     pushed_file = folder / "build/ci/push/push.json"
@@ -240,11 +254,12 @@ def test_faults_before_the_rollout_leave_the_release_serving(project):
     assert "--env: no environment 'prodution'; did you mean 'production'?" in unknown.stderr
     assert len(releases(folder, "staging")) == count  # nothing recorded, nothing touched
     assert serves(spaces["staging"])
-    assert releases(folder, "staging")[-1]["number"] >= serving["number"]
+    assert [r for r in releases(folder, "staging") if r["status"] == "live"][-1] == before
 
 
 def test_rollback_to_an_earlier_release(project):
     folder, spaces, _, env = project
+    serving(project)
     again = _invoke(folder, "ci.deploy", env=env)  # a second good release
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     history = releases(folder, "staging")
@@ -255,9 +270,6 @@ def test_rollback_to_an_earlier_release(project):
     assert latest["rollback_of"] == first and latest["status"] == "live"
     assert latest["candidate"] == history[0]["candidate"]
     assert "smoke-tested" in back.stdout and serves(spaces["staging"])
-    failed = next(r["number"] for r in history if r["status"] == "failed")
-    never = _invoke(folder, "ci.rollback", "--env", "staging", "--to", str(failed), env=env)
-    assert never.returncode == 2 and f"release {failed} of staging never served" in never.stderr
     unknown = _invoke(folder, "ci.rollback", "--env", "staging", "--to", "99", env=env)
     assert unknown.returncode == 2
     assert "--to 99: staging has no release 99; releases that served: " in unknown.stderr
@@ -273,8 +285,10 @@ def test_production_needs_the_sign_offs(project):
     assert "invoke ci.signoff --env production --role ROLE --image" in refused.stderr
 
     def signoff(person: str, *more: str) -> subprocess.CompletedProcess[str]:
-        return _invoke(folder, "ci.signoff", "--role", "qa", "--env", "production", "--key", str(people / person),
-                       *more, env=env)  # fmt: skip
+        key = str(people / person)
+        return _invoke(
+            folder, "ci.signoff", "--role", "qa", "--env", "production", "--key", key, *more, env=env
+        )
 
     assert signoff("stranger", "--comment", "looks fine").returncode == 0
     untrusted = _invoke(folder, "ci.deploy", "--env", "production", env=env)
