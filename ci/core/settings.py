@@ -512,9 +512,13 @@ class Environment(Section):
     """ci.deploy.environments.NAME: where a release runs, how large, and who signs it off."""
 
     target: Annotated[
-        Literal["local"],
-        about("Where the release runs. local: the manifests run with podman kube play on this machine."),
+        Literal["local", "kubernetes"],
+        about(
+            "Where the release runs. local: the manifests run with podman kube play on this machine; "
+            "kubernetes: applied to the cluster of a kubeconfig context."
+        ),
     ] = "local"
+    context: Annotated[str, about("For kubernetes: the kubeconfig context; empty: the current one.")] = ""
     namespace: Annotated[str, about("The Kubernetes namespace; empty: the environment's name.")] = ""
     replicas: Annotated[int, about("Pods the Deployment starts with.", ge=1, le=1000)] = 1
     min_replicas: Annotated[int, about("The autoscaler's lower bound.", ge=1, le=1000)] = 1
@@ -541,8 +545,8 @@ class Environment(Section):
 EnvironmentSpec = Annotated[
     Environment,
     Meta(extra_json_schema={"x-expected": (
-        "an environment: target, namespace, replicas, min_replicas, max_replicas, cpu_utilization, cpu, "
-        "memory, cpu_limit, memory_limit, signoffs")}),
+        "an environment: target, context, namespace, replicas, min_replicas, max_replicas, "
+        "cpu_utilization, cpu, memory, cpu_limit, memory_limit, signoffs")}),
 ]  # fmt: skip
 
 

@@ -38,7 +38,20 @@ class Local:
             raise EnvError(f"the local target needs podman, which is missing; {INSTALL}")
         self.registry, self.credentials, self.tls_verify = registry, credentials, tls_verify
 
-    # Secrets and images ---------------------------------------------------------------------
+    # Before the rollout ---------------------------------------------------------------------
+
+    def prepare(self, namespace: str, secret: str, identity: str, candidate: Any, say: Any) -> None:
+        """The identity's Secret made from ``identity``, and the image pulled."""
+        if secret:
+            if not identity:
+                raise ConfigError(
+                    f"{candidate.bundle} is encrypted and the local target makes the Secret {secret} "
+                    "from an age identity: set ci.security.identity_file (or the variable "
+                    "ci.security.identity_env)"
+                )
+            self.put_secret(namespace, secret, {"identity": identity})
+        say(f"pulling {candidate.image}")
+        self.pull(candidate.image)
 
     def put_secret(self, namespace: str, name: str, data: Mapping[str, str]) -> None:
         """A Secret in podman's store, as kube play reads it: a Kubernetes Secret in JSON.
@@ -119,6 +132,9 @@ class Local:
                     )
                 time.sleep(0.5)
         return [addresses[pod] for pod in pods]
+
+    def post(self, address: str, path: str, body: Any) -> tuple[int | None, Any]:
+        return get(f"http://{address}:{PORT}{path}", body)
 
     def last_lines(self, container: str, count: int = 3) -> str:
         log = _podman("logs", "--tail", str(count), container, check=False)

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ci.core import files, settings
-from ci.core.errors import CheckFailed, ConfigError, DsciError, SecurityError
+from ci.core.errors import CheckFailed, DsciError, SecurityError
 from ci.core.results import Check, Status
 from ci.deploy import manifests
-from ci.deploy.local import PORT, Local, get
+from ci.deploy.local import Local
 from ci.deploy.releases import FAILED, Candidate, History, Release
 from ci.parity.record import Scored
 
@@ -33,10 +33,10 @@ class Smoke:
     rtol: float
     atol: float
 
-    def run(self, address: str) -> str:
+    def run(self, target: Any, address: str) -> str:
         from ci.parity.compare import compare
 
-        status, answer = get(f"http://{address}:{PORT}/predict", {"rows": self.rows})
+        status, answer = target.post(address, "/predict", {"rows": self.rows})
         if status != 200 or not isinstance(answer, dict) or "predictions" not in answer:
             said = answer.get("error", answer) if isinstance(answer, dict) else answer
             raise CheckFailed(f"/predict answered {status or 'nothing'}: {str(said)[:200]}")
@@ -61,14 +61,15 @@ class Smoke:
 
 @dataclass
 class Rollout:
-    """One environment of one deployment, run by the local target, its releases in ``history``."""
+    """One environment of one deployment, run by its target (Local, or Cluster), its releases in
+    ``history``."""
 
     name: str
     environment: str
     env: settings.Environment
     cfg: settings.Deploy
     history: History
-    target: Local
+    target: Local | Any  # ci.deploy.local.Local or ci.deploy.cluster.Cluster
     work: Path  # build/ci/deploy: the kustomize tree and the rendered YAML
     secret: str  # the identity's Secret; "" when the bundle is not encrypted
     identity: str  # the age identity the local target puts in that Secret
@@ -115,18 +116,9 @@ class Rollout:
         return self._go(release, documents, self.smoke_for(to), serving)
 
     def _prepare(self, candidate: Candidate) -> None:
-        if self.secret:
-            if not self.identity:
-                raise ConfigError(
-                    f"{candidate.bundle} is encrypted and the local target makes the Secret {self.secret} "
-                    "from an age identity: set ci.security.identity_file (or the variable "
-                    "ci.security.identity_env)"
-                )
-            self.target.put_secret(
-                self.env.namespace or self.environment, self.secret, {"identity": self.identity}
-            )
-        self.say(f"pulling {candidate.image}")
-        self.target.pull(candidate.image)
+        """What must be there before anything that serves is touched: the Secret, the image."""
+        namespace = self.env.namespace or self.environment
+        self.target.prepare(namespace, self.secret, self.identity, candidate, self.say)
 
     def _go(
         self, release: Release, documents: list[dict[str, Any]], smoke: Smoke, serving: Release | None
@@ -136,7 +128,7 @@ class Rollout:
         try:
             self.say(f"starting {what}: {release.candidate.image}")
             addresses = self.target.wait_ready(self.target.apply(documents), self.cfg.timeout)
-            said = [smoke.run(address) for address in addresses][-1]
+            said = [smoke.run(self.target, address) for address in addresses][-1]
         except (CheckFailed, SecurityError) as failure:
             self.say(f"{what} failed: {failure.message}")
             now = self._restore(serving, documents)
@@ -167,7 +159,7 @@ class Rollout:
         try:
             documents = list(yaml.safe_load_all(self.history.manifests(serving)))
             addresses = self.target.wait_ready(self.target.apply(documents), self.cfg.timeout)
-            self.smoke_for(serving).run(addresses[0])
+            self.smoke_for(serving).run(self.target, addresses[0])
         except DsciError as failure:
             return f"the rollback to release {serving.number} failed too: {failure.message}"
         return (f"rolled back by itself: release {serving.number} ({serving.candidate.image}) serves again "

@@ -112,6 +112,7 @@ def smoke_rows(s: Any) -> tuple[list[dict[str, Any]], Any, str]:
 
 def rollout(s: Any, environment: str, env: Any, say: Any = print) -> Any:
     """The Rollout of ``environment``: its target, history, identity and smoke test, from the settings."""
+    from ci.deploy.cluster import Cluster
     from ci.deploy.local import Local
     from ci.deploy.rollout import Rollout, Smoke
     from ci.parity.record import Scored
@@ -136,7 +137,8 @@ def rollout(s: Any, environment: str, env: Any, say: Any = print) -> Any:
 
     return Rollout(
         name=name, environment=environment, env=env, cfg=s.get("deploy"), history=history(s),
-        target=Local(registry, login, tls), work=s.report_dir / "deploy",
+        target=Local(registry, login, tls) if env.target == "local" else Cluster(env.context),
+        work=s.report_dir / "deploy",
         secret=(s.get("deploy.identity_secret") or f"{name}-identity") if _encrypted(s) else "",
         identity=age_identity(s), by=who(), commit=s.stamp().get("commit") or "", say=say,
         smoke_for=smoke_for,
