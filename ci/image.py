@@ -262,6 +262,7 @@ def build_image(
         "tags": tags,
         "id": image_id,
         "size": size,
+        "bundle": bundle.name,
         "bundle_sha256": bundle_sha,
         "encrypted": encrypted,
         "requirements": pinned,

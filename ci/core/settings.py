@@ -579,6 +579,14 @@ class Deploy(Section):
     smoke_rows: Annotated[
         int, about("Rows of the golden set (ci.parity.golden) posted to the release's /predict.", ge=1)
     ] = 20
+    kubeconfig_env: Annotated[
+        str,
+        about(
+            "Environment variable holding a kubeconfig's text (or its base64) for the kubernetes target, "
+            "as a CI's secret store gives it; unset: KUBECONFIG or ~/.kube/config."
+        ),
+        SECRET,
+    ] = "DSCI_KUBECONFIG"
     releases_branch: Annotated[
         str, about("The git branch that keeps the release history and the sign-offs, one commit each.")
     ] = "dsci/releases"

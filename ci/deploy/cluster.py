@@ -35,12 +35,17 @@ STUCK = ("CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "InvalidImageNa
 class Cluster:
     """The cluster of a kubeconfig context ("" for the current one)."""
 
-    def __init__(self, context: str = "") -> None:
+    def __init__(self, context: str = "", kubeconfig: str = "") -> None:
+        """``kubeconfig``: a kubeconfig's text (or its base64), as a CI's secret gives it; "" reads
+        KUBECONFIG or ~/.kube/config, and in a pod the service account."""
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
 
         try:
-            config.load_kube_config(context=context or None)
+            if kubeconfig:
+                config.load_kube_config_from_dict(_kubeconfig(kubeconfig), context=context or None)
+            else:
+                config.load_kube_config(context=context or None)
         except (ConfigException, FileNotFoundError, OSError) as error:
             try:
                 config.load_incluster_config()
@@ -157,6 +162,30 @@ class Cluster:
             return status, json.loads(data or b"null")
         except ValueError:
             return status, (data or b"").decode(errors="replace")
+
+
+def _kubeconfig(text: str) -> dict[str, Any]:
+    import base64
+    import binascii
+
+    import yaml
+
+    if "apiVersion" not in text:
+        try:
+            text = base64.b64decode(text.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise ConfigError(
+                "the kubeconfig in ci.deploy.kubeconfig_env's variable is neither YAML nor base64"
+            ) from None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(
+            f"the kubeconfig in ci.deploy.kubeconfig_env's variable is not YAML: {error}"
+        ) from None
+    if not isinstance(loaded, dict):
+        raise ConfigError("the kubeconfig in ci.deploy.kubeconfig_env's variable is not a kubeconfig")
+    return loaded
 
 
 def _path(api_version: str, kind: str, namespace: str, name: str) -> str:

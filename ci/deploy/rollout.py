@@ -32,6 +32,7 @@ class Smoke:
     golden_sha256: str
     rtol: float
     atol: float
+    columns: list[str] = field(default_factory=list)  # the model's, in its order
 
     def run(self, target: Any, address: str) -> str:
         from ci.parity.compare import compare
@@ -56,7 +57,8 @@ class Smoke:
 
     def record(self) -> dict[str, Any]:
         predictions = self.expected.to_json() if self.expected else None
-        return {"golden_sha256": self.golden_sha256, "rows": len(self.rows), "predictions": predictions}
+        return {"golden_sha256": self.golden_sha256, "rows": len(self.rows), "columns": self.columns,
+                "predictions": predictions}  # fmt: skip
 
 
 @dataclass
@@ -71,7 +73,7 @@ class Rollout:
     history: History
     target: Local | Any  # ci.deploy.local.Local or ci.deploy.cluster.Cluster
     work: Path  # build/ci/deploy: the kustomize tree and the rendered YAML
-    secret: str  # the identity's Secret; "" when the bundle is not encrypted
+    secret: str  # the Secret that holds the identity of an encrypted bundle
     identity: str  # the age identity the local target puts in that Secret
     by: str
     commit: str
@@ -81,7 +83,7 @@ class Rollout:
     def plan(self, candidate: Candidate, number: int) -> manifests.Plan:
         annotations = {"dsci.dev/environment": self.environment, "dsci.dev/release": str(number)}
         return manifests.Plan(self.name, candidate.repository, candidate.digest, self.environment, self.env,
-                              self.secret, annotations)  # fmt: skip
+                              self._secret(candidate), annotations)  # fmt: skip
 
     def render(self, candidate: Candidate, number: int) -> list[dict[str, Any]]:
         """The release's documents, validated, with the kustomize tree and the YAML written."""
@@ -118,7 +120,11 @@ class Rollout:
     def _prepare(self, candidate: Candidate) -> None:
         """What must be there before anything that serves is touched: the Secret, the image."""
         namespace = self.env.namespace or self.environment
-        self.target.prepare(namespace, self.secret, self.identity, candidate, self.say)
+        self.target.prepare(namespace, self._secret(candidate), self.identity, candidate, self.say)
+
+    def _secret(self, candidate: Candidate) -> str:
+        """The identity's Secret, for an encrypted bundle; "" for one that is not."""
+        return self.secret if candidate.bundle.endswith(".age") else ""
 
     def _go(
         self, release: Release, documents: list[dict[str, Any]], smoke: Smoke, serving: Release | None

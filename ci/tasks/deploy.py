@@ -34,7 +34,8 @@ def environment_of(s: Any, given: str | None) -> tuple[str, Any]:
 
 
 def candidate(s: Any) -> Any:
-    """The release candidate of this workspace: the image ci.push pushed, and the bundle in it."""
+    """The release candidate of this workspace: the image ci.push pushed, and the bundle in it (from
+    ci.package's folder when it is there, else as the push recorded it)."""
     import json
 
     from ci.core.errors import ConfigError
@@ -51,15 +52,15 @@ def candidate(s: Any) -> Any:
             f"{display(made)}: no pushed image to deploy; `invoke ci.push` pushes the built one"
         )
     pushed = json.loads(made.read_text(encoding="utf-8"))
+    name, sha, proof = pushed.get("bundle", ""), pushed.get("bundle_sha256", ""), ""
     bundle = latest_bundle(s.root / s.get("package.out"))
-    name = sha = proof = ""
     if bundle is not None:
-        name, sha = bundle.name, sha256_file(bundle)[0]
-        if pushed.get("bundle_sha256") and pushed["bundle_sha256"] != sha:
+        if sha and sha256_file(bundle)[0] != sha:
             raise ConfigError(
                 f"{display(bundle)} is not the bundle in the pushed image {pushed['repository']}@"
                 f"{pushed['digest']}; run `invoke ci.image` and `invoke ci.push` again"
             )
+        name, sha = bundle.name, sha256_file(bundle)[0]
         provenance = provenance_file(bundle)
         proof = sha256_file(provenance)[0] if provenance.is_file() else ""
     version = project_metadata(s.root).get("version", "")
@@ -89,17 +90,16 @@ def deployment_name(s: Any) -> str:
     return s.get("image.name") or project_metadata(s.root).get("name") or s.root.resolve().name
 
 
-def smoke_rows(s: Any) -> tuple[list[dict[str, Any]], Any, str]:
-    """(rows, what development predicts for them, the table's sha256): the golden set's first rows, or
-    the holdout's. A deploy without rows to predict would prove nothing: a ConfigError."""
+def smoke_rows(s: Any) -> Any:
+    """The smoke test of a new release: the golden set's first rows (or the holdout's), and what the
+    model of this workspace predicts for them. A deploy without rows to predict would prove nothing."""
     from ci import parity
     from ci.core.errors import ConfigError
     from ci.core.files import sha256_file
+    from ci.deploy.rollout import Smoke
     from ci.parity.stage import dev_model
 
-    mcfg = s.get("model")
-    tables = [s.root / p for p in (s.get("parity.golden"), mcfg.holdout) if p]
-    table = next((t for t in tables if t.is_file()), None)
+    mcfg, table = s.get("model"), _smoke_table(s)
     if table is None or not mcfg.path:
         raise ConfigError(
             "the deploy's smoke test posts rows to /predict and compares them with development: set "
@@ -107,50 +107,75 @@ def smoke_rows(s: Any) -> tuple[list[dict[str, Any]], Any, str]:
         )
     model = dev_model(mcfg, s.root)
     rows = parity.golden_rows(table, mcfg, model)[: s.get("deploy.smoke_rows")]
-    return rows, parity.score_dev(model, rows, table), sha256_file(table)[0]
+    expected = parity.score_dev(model, rows, table)
+    return Smoke(rows, expected, sha256_file(table)[0], s.get("parity.rtol"), s.get("parity.atol"),
+                 columns=list(rows[0]) if rows else [])  # fmt: skip
+
+
+def smoke_again(s: Any, release: Any) -> Any:
+    """The smoke test of a release that served before (a rollback, a promotion): the rows it was tested
+    with, from the golden set as it is now, and what it answered then. No model needed; when the golden
+    set changed since, the answers are checked for their number only."""
+    import json
+
+    from ci.core.errors import ConfigError
+    from ci.core.files import sha256_file
+    from ci.deploy.rollout import Smoke
+    from ci.model.loading import read_table
+    from ci.parity.record import Scored
+
+    recorded, table = release.smoke or {}, _smoke_table(s)
+    if table is None or not recorded.get("columns"):
+        raise ConfigError(f"{release.describe()}: no smoke test to repeat (set ci.parity.golden)")
+    frame = read_table(table)
+    missing = [c for c in recorded["columns"] if c not in frame.columns]
+    if missing:
+        raise ConfigError(
+            f"{table.name} lost the column {missing[0]} that release {release.number} predicts from"
+        )
+    rows = json.loads(json.dumps(frame[recorded["columns"]].head(recorded["rows"]).to_dict(orient="records"),
+                                 default=str))  # fmt: skip
+    same = recorded.get("golden_sha256") == sha256_file(table)[0] and recorded.get("predictions")
+    then = Scored.of(recorded["predictions"]) if same else None
+    return Smoke(rows, then, recorded.get("golden_sha256", ""), s.get("parity.rtol"), s.get("parity.atol"),
+                 columns=recorded["columns"])  # fmt: skip
+
+
+def _smoke_table(s: Any) -> Any:
+    tables = [s.root / p for p in (s.get("parity.golden"), s.get("model.holdout")) if p]
+    return next((t for t in tables if t.is_file()), None)
 
 
 def rollout(s: Any, environment: str, env: Any, say: Any = print) -> Any:
     """The Rollout of ``environment``: its target, history, identity and smoke test, from the settings."""
-    from ci.deploy.cluster import Cluster
-    from ci.deploy.local import Local
-    from ci.deploy.rollout import Rollout, Smoke
-    from ci.parity.record import Scored
-    from ci.registry import _loopback
+    from ci.deploy.rollout import Rollout
     from ci.tasks.security import age_identity
+
+    name = deployment_name(s)
+    return Rollout(
+        name=name, environment=environment, env=env, cfg=s.get("deploy"), history=history(s),
+        target=target(s, env), work=s.report_dir / "deploy",
+        secret=s.get("deploy.identity_secret") or f"{name}-identity",
+        identity=age_identity(s) if env.target == "local" else "", by=who(),
+        commit=s.stamp().get("commit") or "", say=say, smoke_for=lambda release: smoke_again(s, release),
+    )  # fmt: skip
+
+
+def target(s: Any, env: Any) -> Any:
+    """Where the environment runs: podman here, logged in to the registry; or a cluster, reached with
+    the kubeconfig of KUBECONFIG or of the variable ci.deploy.kubeconfig_env names (a CI's secret)."""
+    if env.target == "kubernetes":
+        from ci.deploy.cluster import Cluster
+
+        return Cluster(env.context, s.secret("deploy.kubeconfig_env"))
+    from ci.deploy.local import Local
+    from ci.registry import _loopback
 
     push = s.get("push")
     user, password = s.variable("push.username_env"), s.secret("push.password_env")
     login = {"username": user, "password": password} if user and password else None
-    registry = push.registry
-    tls = push.scheme == "https" or (push.scheme == "auto" and not _loopback(registry))
-    name = deployment_name(s)
-    parity_cfg = s.get("parity")
-
-    def smoke_for(release: Any) -> Smoke:
-        rows, _, golden = smoke_rows(s)
-        recorded = release.smoke or {}
-        rows = rows[: recorded.get("rows", len(rows))]
-        same = recorded.get("golden_sha256") == golden and recorded.get("predictions")
-        then = Scored.of(recorded["predictions"]) if same else None
-        return Smoke(rows, then, golden, parity_cfg.rtol, parity_cfg.atol)
-
-    return Rollout(
-        name=name, environment=environment, env=env, cfg=s.get("deploy"), history=history(s),
-        target=Local(registry, login, tls) if env.target == "local" else Cluster(env.context),
-        work=s.report_dir / "deploy",
-        secret=(s.get("deploy.identity_secret") or f"{name}-identity") if _encrypted(s) else "",
-        identity=age_identity(s), by=who(), commit=s.stamp().get("commit") or "", say=say,
-        smoke_for=smoke_for,
-    )  # fmt: skip
-
-
-def _encrypted(s: Any) -> bool:
-    from ci.package import latest_bundle
-    from ci.security.trust import is_encrypted
-
-    bundle = latest_bundle(s.root / s.get("package.out"))
-    return bundle is not None and is_encrypted(bundle)
+    tls = push.scheme == "https" or (push.scheme == "auto" and not _loopback(push.registry))
+    return Local(push.registry, login, tls)
 
 
 def who() -> str:
@@ -164,23 +189,27 @@ def who() -> str:
     return getpass.getuser()
 
 
-def deploy_stage(s: Any, environment: str | None = None, direct: bool = False) -> Any:
+def deploy_stage(s: Any, environment: str | None = None, promote: str | None = None) -> Any:
     import sys
 
+    from ci.core.errors import ConfigError
     from ci.core.results import StageResult
     from ci.deploy import signoffs
 
-    if not direct and not s.get("deploy.enabled"):
+    if not s.get("deploy.enabled"):
         return StageResult("deploy", skipped="ci.deploy.enabled is false")
     name, env = environment_of(s, environment)
-    release = candidate(s)
     say = lambda line: print(f"deploy: {line}", file=sys.stdout, flush=True)  # noqa: E731
     plan = rollout(s, name, env, say)
+    if promote:
+        source = environment_of(s, promote)[0]
+        serving = plan.history.serving(source)
+        if serving is None:
+            raise ConfigError(f"--from {source}: no release of {source} serves; deploy there first")
+        release, smoke = serving.candidate, smoke_again(s, serving)
+    else:
+        release, smoke = candidate(s), smoke_rows(s)
     approvals = signoffs.check(plan.history.branch, plan.name, release, name, env.signoffs, s.root)
-    rows, expected, golden = smoke_rows(s)
-    from ci.deploy.rollout import Smoke
-
-    smoke = Smoke(rows, expected, golden, s.get("parity.rtol"), s.get("parity.atol"))
     check = plan.deploy(release, smoke, approvals)
     return StageResult("deploy", [check], [str(s.report_dir / "deploy" / f"{name}.yaml")])
 
@@ -190,13 +219,17 @@ DEPLOY = Stage("deploy", deploy_stage, quiet=False, after_failure=False)
 
 @task(
     default=True,
-    help={"env": "The environment (ci.deploy.environments) to deploy to; default ci.deploy.environment."},
+    help={
+        "env": "The environment (ci.deploy.environments) to deploy to; default ci.deploy.environment.",
+        "from": "Promote the release that serves in this environment (e.g. staging) instead of this "
+        "workspace's pushed image: the same digests, and the smoke test it passed there.",
+    },
 )
-def deploy(c, env=None):
+def deploy(c, env=None, from_=None):
     """Deploy the pushed image by digest: manifests, rollout, smoke test, automatic rollback, a release."""
     from ci.tasks._boundary import run_stages
 
-    run_stages(c, [DEPLOY.given(environment=env, direct=True)])
+    run_stages(c, [DEPLOY.given(environment=env, promote=from_)])
 
 
 @task(help={"env": "The environment to render; default ci.deploy.environment."})

@@ -35,7 +35,8 @@ def _remember(s: Any, result: Any, built: dict[str, Any]) -> None:
 
     made = s.report_dir / "push" / "push.json"
     if result.status is Status.PASSED:
-        pushed = {**result.checks[0].details, "bundle_sha256": built.get("bundle_sha256", "")}
+        bundle = {key: built.get(key, "") for key in ("bundle", "bundle_sha256")}
+        pushed = {**result.checks[0].details, **bundle}
         files.write_text(made, json.dumps(pushed, indent=2) + "\n")
         result.artifacts.append(str(made))
 

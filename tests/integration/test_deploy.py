@@ -314,3 +314,10 @@ def test_production_needs_the_sign_offs(project):
     assert len(serves(spaces["production"], replicas=2)) == 2
     listed = _invoke(folder, "ci.releases", "--env", "production", env=env)
     assert "signed off: qa by qa@clinic.example" in listed.stdout
+    # Promotion: what serves in staging goes to production, by its digests, with the smoke test it passed.
+    staging = [r for r in releases(folder, "staging") if r["status"] == "live"][-1]
+    promoted = _invoke(folder, "ci.deploy", "--env", "production", "--from", "staging", env=env)
+    assert promoted.returncode == 0, promoted.stdout[-2000:] + promoted.stderr[-2000:]
+    latest = releases(folder, "production")[-1]
+    assert latest["candidate"]["digest"] == staging["candidate"]["digest"] and latest["status"] == "live"
+    assert latest["smoke"]["predictions"] == staging["smoke"]["predictions"]
