@@ -377,5 +377,5 @@ def test_every_variable_a_setting_names_as_secret_is_known():
     assert set(config.secret_settings()) == {
         "security.key_env", "security.passphrase_env", "security.identity_env", "image.index_url_env",
         "push.password_env", "notify.password_env", "jenkins.token_env", "azure.token_env",
-        "report.github_token_env", "report.azure_token_env",
+        "report.github_token_env", "report.azure_token_env", "deploy.kubeconfig_env",
     }  # fmt: skip

@@ -66,6 +66,11 @@ def test_collection_declares_every_default_and_the_tasks():
         "notebooks.check": ["notebooks"],
         "notebooks.setup": [],
         "report.publish": [],
+        "deploy.deploy": ["deploy"],
+        "deploy.render": [],
+        "releases": [],
+        "rollback": [],
+        "signoff": [],
     }
     assert ns.configuration()["ci"]["test"]["paths"] == ["tests"]
 
