@@ -7,12 +7,15 @@
 // Every stage calls one Invoke task; see dsciPipeline.txt for the options.
 
 def call(Map config = [:]) {
-    List stages = config.get('stages', ['git', 'lint', 'test', 'notebooks', 'data', 'model', 'onnx', 'package', 'sign', 'image', 'push', 'parity'])
+    List stages = config.get('stages', ['git', 'lint', 'test', 'notebooks', 'data', 'model', 'onnx', 'package', 'sign', 'image', 'push', 'parity', 'deploy'])
     String requirement = config.get('requirement', 'dsci[all]')
     String image = config.get('image', '')  // run the stages in this Docker image (the sandbox); '' runs on the agent
     String credentials = config.get('registryCredentials', '')
     String reportCredentials = config.get('reportCredentials', '')  // a secret text: a token that may comment
     String signingCredentials = config.get('signingCredentials', '')  // a secret file: the key that signs
+    String kubeconfigCredentials = config.get('kubeconfigCredentials', '')  // a secret file: a kubeconfig
+    String release = config.get('release', '')  // an environment to promote to from main, once approved
+    String promoteFrom = config.get('promoteFrom', 'staging')
 
     pipeline {
         agent any
@@ -24,6 +27,9 @@ def call(Map config = [:]) {
         }
         triggers {
             cron(config.get('cron', 'H 2 * * *'))
+        }
+        environment {
+            INVOKE_CI_DEPLOY_REMOTE = 'origin'  // a deploy records its release on the releases branch, pushed
         }
         stages {
             stage('setup') {
@@ -44,8 +50,23 @@ def call(Map config = [:]) {
                                                           variable: 'INVOKE_CI_SECURITY_KEY_FILE')]) {
                                         dsciRun(image, credentials, '.venv/bin/invoke ci.sign')
                                     }
+                                } else if (name == 'deploy') {  // from main only, to ci.deploy.environment
+                                    if (env.BRANCH_NAME == 'main') {
+                                        withKubeconfig(kubeconfigCredentials) {
+                                            dsciRun(image, credentials, '.venv/bin/invoke ci.deploy')
+                                        }
+                                    }
                                 } else {
                                     dsciRun(image, credentials, ".venv/bin/invoke ci.${name}")
+                                }
+                            }
+                        }
+                        if (release && env.BRANCH_NAME == 'main') {
+                            stage('release') {
+                                // Jenkins' own approval; then dsci asks for the signed sign-offs.
+                                input message: "Promote what serves in ${promoteFrom} to ${release}?", ok: 'Release'
+                                withKubeconfig(kubeconfigCredentials) {
+                                    dsciRun(image, credentials, ".venv/bin/invoke ci.deploy --env ${release} --from ${promoteFrom}")
                                 }
                             }
                         }
@@ -76,6 +97,15 @@ def call(Map config = [:]) {
                 }
             }
         }
+    }
+}
+
+// The body with KUBECONFIG naming the secret file of a credential, when one is given.
+def withKubeconfig(String credentials, Closure body) {
+    if (credentials) {
+        withCredentials([file(credentialsId: credentials, variable: 'KUBECONFIG')]) { body() }
+    } else {
+        body()
     }
 }
 

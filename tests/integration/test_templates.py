@@ -256,3 +256,23 @@ def test_the_package_lists_every_folder_of_ci_and_the_template_folders():
         if folder.is_dir() and "__pycache__" not in folder.parts
     ]
     assert sorted(p for p in listed if p.startswith("ci.templates.")) == sorted(templates)
+
+
+def test_every_template_releases_behind_the_cis_approval_and_dsci_sign_offs():
+    """The CI's own approval (a GitHub environment, an Azure environment's approvals, a Jenkins input)
+    comes before `invoke ci.deploy --env ... --from ...`, which asks for dsci's signed sign-offs."""
+    github = yaml.safe_load((REPO / "github-actions" / "workflows" / "dsci.yml").read_text())
+    release = github["jobs"]["release"]
+    assert release["environment"] == "${{ inputs.release }}" and release["needs"] == "dsci"
+    assert release["steps"][-1]["run"] == 'invoke ci.deploy --env "$RELEASE" --from "$FROM"'
+    assert "release: production" in (REPO / "github-actions" / "workflows" / "ci.yml").read_text()
+    azure = yaml.safe_load((REPO / "azure-pipelines" / "templates" / "stages.yml").read_text())
+    (job,) = next(s for s in azure["stages"] if s["stage"] == "release")["jobs"]
+    assert job["environment"] == "${{ parameters.release }}"
+    steps = job["strategy"]["runOnce"]["deploy"]["steps"]
+    assert steps[-1]["script"].startswith("invoke ci.deploy --env ${{ parameters.release }} --from ")
+    jenkinsfile = (REPO / "jenkins" / "Jenkinsfile").read_text()
+    stage = jenkinsfile[jenkinsfile.index("stage('release')") :]
+    assert stage.index("input {") < stage.index('invoke ci.deploy --env "$DSCI_RELEASE" --from')
+    library = (REPO / "jenkins" / "vars" / "dsciPipeline.groovy").read_text()
+    assert library.index("input message:") < library.index("invoke ci.deploy --env ${release} --from")
