@@ -52,15 +52,15 @@ def deploy(reports: list[float]) -> float:
 
 def bare(played: Path) -> float:
     """The same Deployment played by hand, and its pod polled until /ready answers."""
-    from ci.deploy.local import _address, get
+    from ci.deploy.local import address_of, request
 
     start = time.perf_counter()
     subprocess.run(["podman", "kube", "play", "--replace", "--quiet", "--tls-verify=false", str(played)],
                    check=True, capture_output=True)  # fmt: skip
     pod = f"{ANCHOR_NAMESPACE}-clinic-pod-0"
     while True:
-        address = _address(pod)
-        if address and get(f"http://{address}:8000/ready", timeout=2)[0] == 200:
+        address = address_of(pod)
+        if address and request(f"http://{address}:8000/ready", timeout=2)[0] == 200:
             return time.perf_counter() - start
         time.sleep(0.05)
 

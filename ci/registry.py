@@ -152,7 +152,7 @@ def _served_digest(cfg: settings.Push, registry: str, path: str, tag: str, auth:
     """The digest the registry itself reports for repository:tag: HEAD /v2/<name>/manifests/<tag>."""
     import requests
 
-    scheme = cfg.scheme if cfg.scheme != "auto" else ("http" if _loopback(registry) else "https")
+    scheme = cfg.scheme if cfg.scheme != "auto" else ("http" if loopback(registry) else "https")
     url = f"{scheme}://{registry}/v2/{path}/manifests/{tag}"
     basic = (auth["username"], auth["password"]) if auth else None
 
@@ -170,7 +170,7 @@ def _served_digest(cfg: settings.Push, registry: str, path: str, tag: str, auth:
     return with_retries(head, tries=cfg.retries, what=f"reading the manifest of {path}:{tag}")
 
 
-def _loopback(registry: str) -> bool:
+def loopback(registry: str) -> bool:
     host = registry.rsplit(":", 1)[0]
     return host in ("localhost", "[::1]") or host.startswith("127.")
 

@@ -520,8 +520,17 @@ class Environment(Section):
     ] = "local"
     context: Annotated[str, about("For kubernetes: the kubeconfig context; empty: the current one.")] = ""
     namespace: Annotated[str, about("The Kubernetes namespace; empty: the environment's name.")] = ""
-    replicas: Annotated[int, about("Pods the Deployment starts with.", ge=1, le=1000)] = 1
-    min_replicas: Annotated[int, about("The autoscaler's lower bound.", ge=1, le=1000)] = 1
+    autoscale: Annotated[
+        bool,
+        about(
+            "A HorizontalPodAutoscaler keeps the pods between min_replicas and max_replicas (the "
+            "Deployment then names no replicas, which an apply would reset); false: replicas pods."
+        ),
+    ] = True
+    replicas: Annotated[int, about("Pods the Deployment runs without an autoscaler.", ge=1, le=1000)] = 1
+    min_replicas: Annotated[
+        int, about("The autoscaler's lower bound (the local target runs as many pods).", ge=1, le=1000)
+    ] = 1
     max_replicas: Annotated[int, about("The autoscaler's upper bound.", ge=1, le=1000)] = 3
     cpu_utilization: Annotated[
         int, about("Average CPU use, in percent of the request, the autoscaler keeps pods at.", ge=1, le=100)
@@ -545,7 +554,7 @@ class Environment(Section):
 EnvironmentSpec = Annotated[
     Environment,
     Meta(extra_json_schema={"x-expected": (
-        "an environment: target, context, namespace, replicas, min_replicas, max_replicas, "
+        "an environment: target, context, namespace, autoscale, replicas, min_replicas, max_replicas, "
         "cpu_utilization, cpu, memory, cpu_limit, memory_limit, signoffs")}),
 ]  # fmt: skip
 

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from ci.core.errors import CheckFailed, ConfigError, EnvError
+from ci.core.text import first_line
 
 MANAGER = "dsci"
 PLURALS = {"Service": "services", "Deployment": "deployments", "PodDisruptionBudget": "poddisruptionbudgets",
@@ -35,26 +37,41 @@ STUCK = ("CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "InvalidImageNa
 class Cluster:
     """The cluster of a kubeconfig context ("" for the current one)."""
 
+    unit = "Deployment"  # what wait_ready gives an address (its Service) of
+
     def __init__(self, context: str = "", kubeconfig: str = "") -> None:
         """``kubeconfig``: a kubeconfig's text (or its base64), as a CI's secret gives it; "" reads
-        KUBECONFIG or ~/.kube/config, and in a pod the service account."""
+        KUBECONFIG or ~/.kube/config, or, where there is neither, a pod's service account. A
+        kubeconfig that is given and wrong is an error, never a reason to try another cluster."""
+        import os
+
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
 
+        which = f"the context {context!r}" if context else "its current context"
+        files = os.environ.get("KUBECONFIG") or str(Path("~/.kube/config").expanduser())
         try:
             if kubeconfig:
+                source = "the kubeconfig in ci.deploy.kubeconfig_env's variable"
                 config.load_kube_config_from_dict(_kubeconfig(kubeconfig), context=context or None)
+            elif any(Path(f).is_file() for f in files.split(os.pathsep) if f):
+                source = files
+                config.load_kube_config(config_file=files if os.pathsep not in files else None,
+                                        context=context or None)  # fmt: skip
             else:
-                config.load_kube_config(context=context or None)
-        except (ConfigException, FileNotFoundError, OSError) as error:
-            try:
+                source = "a pod's service account"
                 config.load_incluster_config()
-            except ConfigException:
-                which = f"the context {context!r}" if context else "the current context"
+        except ConfigException as error:
+            if source == "a pod's service account":
                 raise EnvError(
-                    f"the kubernetes target needs a kubeconfig with {which} ({error}); set KUBECONFIG, or "
-                    "run where kubectl reaches the cluster"
+                    f"the kubernetes target needs a kubeconfig: none at {files}, none in the variable "
+                    "ci.deploy.kubeconfig_env names, and this is no pod; set KUBECONFIG"
                 ) from None
+            raise ConfigError(f"{source}: no cluster for {which} ({first_line(error)})") from None
+        except (ValueError, TypeError, KeyError, AttributeError, OSError) as error:
+            raise ConfigError(
+                f"{source}: not a kubeconfig dsci can read ({type(error).__name__}: {error})"
+            ) from None
         self.api = client.ApiClient()
         self.server = self.api.configuration.host
 
@@ -165,10 +182,13 @@ class Cluster:
 
 
 def _kubeconfig(text: str) -> dict[str, Any]:
+    """A kubeconfig from its text or base64; its users' credentials are masked like the variable."""
     import base64
     import binascii
 
     import yaml
+
+    from ci.core import secrets
 
     if "apiVersion" not in text:
         try:
@@ -179,12 +199,15 @@ def _kubeconfig(text: str) -> dict[str, Any]:
             ) from None
     try:
         loaded = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(
-            f"the kubeconfig in ci.deploy.kubeconfig_env's variable is not YAML: {error}"
-        ) from None
+    except yaml.YAMLError:
+        raise ConfigError("the kubeconfig in ci.deploy.kubeconfig_env's variable is not YAML") from None
     if not isinstance(loaded, dict):
         raise ConfigError("the kubeconfig in ci.deploy.kubeconfig_env's variable is not a kubeconfig")
+    for user in loaded.get("users") or []:
+        credentials = user.get("user") if isinstance(user, dict) else None
+        for key in ("token", "password", "client-key-data", "client-certificate-data"):
+            if isinstance(credentials, dict) and isinstance(credentials.get(key), str):
+                secrets.remember(credentials[key])
     return loaded
 
 

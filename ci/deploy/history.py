@@ -46,8 +46,10 @@ class Branch:
             )
         return self
 
-    def fetch(self) -> None:
-        """The remote's branch, when there is one and a remote is set: the newest history first."""
+    def fetch(self, *, take: bool = False) -> None:
+        """The remote's branch, when a remote is set: the newest history first. The local branch moves
+        to it when it is behind (or, with ``take``, whatever it holds: a record about to be made again
+        on top of the remote's)."""
         if not self.remote:
             return
         mirror = f"refs/remotes/{self.remote}/{self.name}"
@@ -57,23 +59,33 @@ class Branch:
             if said and "couldn't find remote ref" in said[-1]:
                 return  # nothing recorded there yet
             raise EnvError(f"git fetch {self.remote} {self.name} failed: {said[-1] if said else 'no answer'}")
-        theirs = self._rev(mirror)
-        ours = self._rev(self.ref)
-        if (
+        theirs, ours = self._rev(mirror), self._rev(self.ref)
+        behind = (
             ours is None
             or self._git("merge-base", "--is-ancestor", ours, theirs, check=False).returncode == 0
-        ):
+        )
+        if behind or take:
             self._git("update-ref", self.ref, theirs)
 
-    def push(self) -> None:
-        if self.remote:
+    def record(self, make: Callable[[Callable[[str], bytes | None]], Mapping[str, bytes]], message: str,
+               *, tries: int = 3) -> None:  # fmt: skip
+        """``commit`` and, with a remote, push; a push refused because another run pushed first is made
+        again on top of theirs (``make`` reads the files anew), so no record is lost."""
+        for attempt in range(tries):
+            self.commit(make, message)
+            if not self.remote:
+                return
             done = self._git("push", "--quiet", self.remote, f"{self.ref}:{self.ref}", check=False)
-            if done.returncode:
-                said = done.stderr.strip().splitlines()
+            if done.returncode == 0:
+                return
+            said = done.stderr.strip().splitlines()
+            raced = any(word in done.stderr for word in ("fetch first", "non-fast-forward", "rejected"))
+            if not raced or attempt == tries - 1:
                 raise EnvError(
                     f"git push {self.remote} {self.name} failed ({said[-1] if said else 'no answer'}); the "
                     "record is on the local branch: push it by hand"
                 )
+            self.fetch(take=True)
 
     def read(self, path: str) -> bytes | None:
         head = self._rev(self.ref)
@@ -102,7 +114,7 @@ class Branch:
             head = self._rev(self.ref)
             changes = make(lambda path, head=head: self._blob(head, path) if head else None)
             with tempfile.TemporaryDirectory(prefix="dsci-index-") as private:
-                env = {**os.environ, "GIT_INDEX_FILE": str(Path(private) / "index"), **_author(self)}
+                env = {**os.environ, "GIT_INDEX_FILE": str(Path(private) / "index"), **self._author()}
                 if head:
                     self._git("read-tree", head, env=env)
                 for path, content in changes.items():
@@ -117,6 +129,19 @@ class Branch:
                 return commit
         raise EnvError(f"{self.name}: another run kept moving the branch; record again")
 
+    def _author(self) -> dict[str, str]:
+        """Who a record's commit names: git's configured user, else dsci (a CI agent often has none)."""
+        env = {}
+        for key, variable, fallback in (
+            ("user.name", "NAME", "dsci"),
+            ("user.email", "EMAIL", "dsci@localhost"),
+        ):
+            value = self._git("config", key, check=False).stdout.strip()
+            for role in ("AUTHOR", "COMMITTER"):
+                if not os.environ.get(f"GIT_{role}_{variable}"):
+                    env[f"GIT_{role}_{variable}"] = value or fallback
+        return env
+
     def _rev(self, ref: str) -> str | None:
         found = self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
         return found.stdout.strip() or None
@@ -130,15 +155,3 @@ class Branch:
         if check and done.returncode:
             raise EnvError(f"git {args[0]} failed in {self.root}: {done.stderr.strip()[-300:]}")
         return done
-
-
-def _author(branch: Branch) -> dict[str, str]:
-    """Who the record's commit names: git's configured user, else dsci (a CI agent often has none)."""
-    env = {}
-    for key, variable in (("user.name", "NAME"), ("user.email", "EMAIL")):
-        value = branch._git("config", key, check=False).stdout.strip()
-        fallback = "dsci" if variable == "NAME" else "dsci@localhost"
-        for role in ("AUTHOR", "COMMITTER"):
-            if not os.environ.get(f"GIT_{role}_{variable}"):
-                env[f"GIT_{role}_{variable}"] = value or fallback
-    return env

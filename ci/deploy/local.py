@@ -25,6 +25,7 @@ from typing import Any
 
 from ci.core import files
 from ci.core.errors import CheckFailed, ConfigError, EnvError, SecurityError
+from ci.deploy import manifests
 
 PORT = 8000  # where the image's server listens (ci/resources/image/Dockerfile)
 INSTALL = "`dsci services up` installs and configures it (Debian: apt-get install podman catatonit)"
@@ -32,6 +33,8 @@ INSTALL = "`dsci services up` installs and configures it (Debian: apt-get instal
 
 class Local:
     """Podman on this machine, logged in to the registry the image comes from."""
+
+    unit = "pod"  # what wait_ready gives an address of
 
     def __init__(self, registry: str, credentials: Mapping[str, str] | None, tls_verify: bool) -> None:
         if shutil.which("podman") is None:
@@ -41,7 +44,9 @@ class Local:
     # Before the rollout ---------------------------------------------------------------------
 
     def prepare(self, namespace: str, secret: str, identity: str, candidate: Any, say: Any) -> None:
-        """The identity's Secret made from ``identity``, and the image pulled."""
+        """The image pulled, then the identity's Secret made from ``identity``."""
+        say(f"pulling {candidate.image}")
+        self.pull(candidate.image)
         if secret:
             if not identity:
                 raise ConfigError(
@@ -50,8 +55,6 @@ class Local:
                     "ci.security.identity_env)"
                 )
             self.put_secret(namespace, secret, {"identity": identity})
-        say(f"pulling {candidate.image}")
-        self.pull(candidate.image)
 
     def put_secret(self, namespace: str, name: str, data: Mapping[str, str]) -> None:
         """A Secret in podman's store, as kube play reads it: a Kubernetes Secret in JSON.
@@ -87,19 +90,26 @@ class Local:
         played = local_documents(documents)
         with tempfile.TemporaryDirectory(prefix="dsci-kube-") as private:
             path = Path(private) / "release.yaml"
-            path.write_text(_dump(played), encoding="utf-8")
+            path.write_text(manifests.dump(played), encoding="utf-8")
             with self._auth() as options:
                 done = _podman("kube", "play", "--replace", "--quiet", *options, str(path), check=False)
-        deployment = _deployment(played)
+                if done.returncode:  # podman 4.3 may fail to replace a pod that restarts: remove it first
+                    self.remove(documents)
+                    done = _podman("kube", "play", "--replace", "--quiet", *options, str(path), check=False)
         if done.returncode:
-            raise CheckFailed(f"podman kube play failed: {_last(done.stderr)}")
-        return [f"{deployment['metadata']['name']}-pod-{i}" for i in range(deployment["spec"]["replicas"])]
+            said = " ".join(line.strip() for line in done.stderr.splitlines() if line.strip())[-300:]
+            raise CheckFailed(f"podman kube play failed: {said or 'no message'}")
+        return self.pods(_deployment(played)["metadata"]["name"])
+
+    def pods(self, deployment: str) -> list[str]:
+        """The pods podman runs for a Deployment (``NAME-pod-0``, ``-pod-1``, ... in podman 4; one
+        ``NAME-pod`` in podman 5)."""
+        pattern = f"name=^{deployment}-pod"
+        listed = _podman("pod", "ps", "--format", "{{.Name}}", "--filter", pattern, check=False)
+        return sorted(listed.stdout.split())
 
     def remove(self, documents: list[dict[str, Any]]) -> None:
-        name = _deployment(local_documents(documents))["metadata"]["name"]
-        for pod in _podman(
-            "pod", "ps", "--quiet", "--filter", f"name=^{name}-pod-", check=False
-        ).stdout.split():
+        for pod in self.pods(_deployment(local_documents(documents))["metadata"]["name"]):
             _podman("pod", "rm", "--force", pod, check=False)
 
     def wait_ready(self, pods: list[str], timeout: float) -> list[str]:
@@ -117,8 +127,8 @@ class Local:
                 if state.get("Status") in ("exited", "stopped", "dead") or shown.get("RestartCount"):
                     raise CheckFailed(f"{pod} stopped at start (exit code {state.get('ExitCode')}); its last "
                                       f"lines: {self.last_lines(container)}")  # fmt: skip
-                address = _address(pod)
-                status, body = get(f"http://{address}:{PORT}/ready") if address else (None, {})
+                address = address_of(pod)
+                status, body = request(f"http://{address}:{PORT}/ready") if address else (None, {})
                 if status == 200:
                     addresses[pod] = address
                 elif status == 503 and body.get("status") == "refused":
@@ -134,7 +144,7 @@ class Local:
         return [addresses[pod] for pod in pods]
 
     def post(self, address: str, path: str, body: Any) -> tuple[int | None, Any]:
-        return get(f"http://{address}:{PORT}{path}", body)
+        return request(f"http://{address}:{PORT}{path}", body)
 
     def last_lines(self, container: str, count: int = 3) -> str:
         log = _podman("logs", "--tail", str(count), container, check=False)
@@ -146,10 +156,14 @@ class Local:
 
 
 def local_documents(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The documents as podman plays them: only what podman runs (it would ignore the rest), and, as
+    """The documents as podman plays them: only what podman runs (it would ignore the rest), as many pods
+    as the autoscaler starts with (podman runs none), and, as
     podman has no namespaces, the Deployment, its volumes and its Secrets named ``<namespace>-<name>``
     (podman keeps a pod's volumes, an emptyDir's too, as named volumes of the machine)."""
     deployment = copy.deepcopy(_deployment(documents))
+    scaler = next((d for d in documents if d.get("kind") == "HorizontalPodAutoscaler"), None)
+    if scaler is not None and "replicas" not in deployment["spec"]:  # as many as the autoscaler starts with
+        deployment["spec"]["replicas"] = scaler["spec"]["minReplicas"]
     metadata = deployment["metadata"]
     namespace = metadata["namespace"]
     metadata["name"] = local_name(namespace, metadata["name"])
@@ -174,12 +188,6 @@ def _deployment(documents: list[dict[str, Any]]) -> dict[str, Any]:
     if len(found) != 1:
         raise ConfigError(f"the manifests hold {len(found)} Deployments; dsci deploys one")
     return found[0]
-
-
-def _dump(documents: list[dict[str, Any]]) -> str:
-    import yaml
-
-    return yaml.safe_dump_all(documents, sort_keys=False)
 
 
 class _authfile:
@@ -208,7 +216,7 @@ class _authfile:
             self.folder.cleanup()
 
 
-def get(url: str, body: Any = None, timeout: float = 30) -> tuple[int | None, Any]:
+def request(url: str, body: Any = None, timeout: float = 30) -> tuple[int | None, Any]:
     """(status, JSON answer) of a GET, or a POST of ``body`` as JSON; (None, {}) when nothing answers."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
@@ -237,7 +245,7 @@ def _inspect(container: str) -> dict[str, Any]:
         return {}
 
 
-def _address(pod: str) -> str:
+def address_of(pod: str) -> str:
     """The pod's address on podman's network (its infra container's)."""
     infra = _podman("pod", "inspect", "--format", "{{.InfraContainerID}}", pod, check=False).stdout.strip()
     if not infra:

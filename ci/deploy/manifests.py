@@ -4,7 +4,8 @@ environment, and the YAML that `kubectl kustomize` makes of them, rendered here 
 The base holds what every environment shares: a Deployment (liveness on /health, readiness on /ready,
 non-root, read-only root filesystem, the age identity mounted from a Secret), a Service, a
 HorizontalPodAutoscaler, a PodDisruptionBudget and a NetworkPolicy. An overlay says only what differs:
-the namespace, the image by digest, the replicas, the resources and the autoscaler's bounds, and the
+the namespace, the image by digest, the resources, the autoscaler's bounds (or, without one, the
+replicas), and the
 release's annotations. A team can commit the tree and hand it to kustomize, Argo CD or Flux; dsci
 applies the same documents itself (a test holds the two renderings equal).
 """
@@ -49,18 +50,28 @@ class Plan:
         return f"{self.repository}@{self.digest}"
 
 
+def templates(plan: Plan) -> list[str]:
+    """The base's files: without the autoscaler when the environment has none."""
+    return [name for name in TEMPLATES if plan.env.autoscale or name != "hpa.yaml"]
+
+
 def base(plan: Plan) -> list[dict[str, Any]]:
-    """The base's documents, from the package's templates, in kustomize's order."""
+    """The base's documents, from the package's templates, in kustomize's order. With an autoscaler
+    the Deployment says no replicas: the autoscaler owns them, and an apply would reset them."""
     import yaml
 
     values = {"name": plan.name, "image": plan.repository, "secret": plan.secret or f"{plan.name}-identity"}
     folder = resources.files("ci").joinpath("resources/deploy")
+    names = templates(plan)
     documents = [
         yaml.safe_load(Template(folder.joinpath(name).read_text(encoding="utf-8")).substitute(values))
-        for name in TEMPLATES
+        for name in names
     ]
+    deployment = documents[names.index("deployment.yaml")]
+    if plan.env.autoscale:
+        del deployment["spec"]["replicas"]
     if not plan.secret:  # a bundle that is not encrypted needs no identity
-        pod = documents[TEMPLATES.index("deployment.yaml")]["spec"]["template"]["spec"]
+        pod = deployment["spec"]["template"]["spec"]
         container = pod["containers"][0]
         pod["volumes"] = [v for v in pod["volumes"] if v["name"] != IDENTITY_VOLUME]
         container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] != IDENTITY_VOLUME]
@@ -71,29 +82,30 @@ def base(plan: Plan) -> list[dict[str, Any]]:
 def kustomization(plan: Plan) -> dict[str, Any]:
     """The overlay of ``plan``'s environment: everything that differs from the base."""
     env = plan.env
-    return {
+    overlay: dict[str, Any] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "namespace": plan.namespace,
         "resources": ["../../base"],
         "commonAnnotations": dict(plan.annotations),
         "images": [{"name": plan.repository, "digest": plan.digest}],
-        "replicas": [{"name": plan.name, "count": env.replicas}],
-        "patches": [
-            {
-                "target": {"kind": "Deployment", "name": plan.name},
-                "patch": _ops([("/spec/template/spec/containers/0/resources", _resources(env))]),
-            },
-            {
-                "target": {"kind": "HorizontalPodAutoscaler", "name": plan.name},
-                "patch": _ops([
-                    ("/spec/minReplicas", env.min_replicas),
-                    ("/spec/maxReplicas", env.max_replicas),
-                    ("/spec/metrics/0/resource/target/averageUtilization", env.cpu_utilization),
-                ]),
-            },
-        ],
+        "patches": [{
+            "target": {"kind": "Deployment", "name": plan.name},
+            "patch": _ops([("/spec/template/spec/containers/0/resources", _resources(env))]),
+        }],
     }  # fmt: skip
+    if env.autoscale:
+        overlay["patches"].append({
+            "target": {"kind": "HorizontalPodAutoscaler", "name": plan.name},
+            "patch": _ops([
+                ("/spec/minReplicas", env.min_replicas),
+                ("/spec/maxReplicas", env.max_replicas),
+                ("/spec/metrics/0/resource/target/averageUtilization", env.cpu_utilization),
+            ]),
+        })  # fmt: skip
+    else:
+        overlay["replicas"] = [{"name": plan.name, "count": env.replicas}]
+    return overlay
 
 
 def _resources(env: settings.Environment) -> dict[str, Any]:
@@ -122,7 +134,8 @@ def render(plan: Plan) -> list[dict[str, Any]]:
             metadata["annotations"] = {**metadata.get("annotations", {}), **plan.annotations}
         kind, spec = document["kind"], document["spec"]
         if kind == "Deployment":
-            spec["replicas"] = env.replicas
+            if not env.autoscale:
+                spec["replicas"] = env.replicas
             template = spec["template"]
             if plan.annotations:
                 template["metadata"]["annotations"] = {
@@ -148,12 +161,12 @@ def write_tree(folder: Path, plan: Plan) -> Path:
             {
                 "apiVersion": "kustomize.config.k8s.io/v1beta1",
                 "kind": "Kustomization",
-                "resources": list(TEMPLATES),
+                "resources": templates(plan),
             },
             sort_keys=False,
         ),
     )
-    for name, document in zip(TEMPLATES, base(plan), strict=True):
+    for name, document in zip(templates(plan), base(plan), strict=True):
         files.write_text(folder / "base" / name, yaml.safe_dump(document, sort_keys=False))
     overlay = folder / "overlays" / plan.environment
     files.write_text(overlay / "kustomization.yaml", yaml.safe_dump(kustomization(plan), sort_keys=False))

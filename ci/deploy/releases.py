@@ -95,23 +95,20 @@ class History:
             )
         return found
 
-    def manifests(self, release: Release) -> str:
-        text = self.branch.read(f"{self.name}/{release.environment}/{release.number}.yaml")
-        if text is None:
-            raise ConfigError(f"{self.branch.name}: the manifests of {release.describe()} are missing")
-        return text.decode()
-
     def record(self, release: Release, manifests: str) -> None:
-        """Append ``release`` and keep its manifests, in one commit (pushed when a remote is set)."""
+        """Append ``release`` and keep the manifests it applied (for people: a rollback renders anew
+        from the digests), in one commit, pushed when a remote is set."""
         folder = f"{self.name}/{release.environment}"
 
         def changes(read: Any) -> dict[str, bytes]:
             before = read(f"{folder}/releases.jsonl") or b""
+            taken = {json.loads(line)["number"] for line in before.decode().splitlines() if line.strip()}
+            if release.number in taken:  # another run recorded this number meanwhile: the next one
+                release.number = max(taken) + 1
             return {f"{folder}/releases.jsonl": before + release.line().encode(),
                     f"{folder}/{release.number}.yaml": manifests.encode()}  # fmt: skip
 
-        self.branch.commit(
+        self.branch.record(
             changes,
             f"{release.environment}: release {release.number} {release.status} ({release.candidate.image})",
         )
-        self.branch.push()

@@ -42,11 +42,10 @@ class Smoke:
             said = answer.get("error", answer) if isinstance(answer, dict) else answer
             raise CheckFailed(f"/predict answered {status or 'nothing'}: {str(said)[:200]}")
         served = Scored.of(answer)
+        if not isinstance(served.predictions, list) or len(served.predictions) != len(self.rows):
+            count = len(served.predictions) if isinstance(served.predictions, list) else "no list of"
+            raise CheckFailed(f"/predict answered {count} predictions for {len(self.rows)} rows")
         if self.expected is None:
-            if len(served.predictions) != len(self.rows):
-                raise CheckFailed(
-                    f"/predict answered {len(served.predictions)} predictions for {len(self.rows)} rows"
-                )
             return f"{len(self.rows)} rows predicted (the golden set changed since: not compared)"
         found = compare(self.expected, served, self.rtol, self.atol, other_name="the release")
         if not found.same:
@@ -77,23 +76,24 @@ class Rollout:
     identity: str  # the age identity the local target puts in that Secret
     by: str
     commit: str
+    smoke_for: Callable[[Release], Smoke]  # the smoke test a release passed, to repeat it
     say: Callable[[str], None] = print
-    smoke_for: Callable[[Release], Smoke] = field(default=lambda release: None)  # type: ignore[assignment]
 
     def plan(self, candidate: Candidate, number: int) -> manifests.Plan:
         annotations = {"dsci.dev/environment": self.environment, "dsci.dev/release": str(number)}
         return manifests.Plan(self.name, candidate.repository, candidate.digest, self.environment, self.env,
                               self._secret(candidate), annotations)  # fmt: skip
 
-    def render(self, candidate: Candidate, number: int) -> list[dict[str, Any]]:
-        """The release's documents, validated, with the kustomize tree and the YAML written."""
+    def render(self, candidate: Candidate, number: int, *, write: bool = True) -> list[dict[str, Any]]:
+        """The release's documents, validated; with ``write``, the kustomize tree and the YAML written."""
         plan = self.plan(candidate, number)
         documents = manifests.render(plan)
         manifests.validate(
             documents, self.cfg.kubernetes_version, f"ci.deploy.environments.{self.environment}"
         )
-        manifests.write_tree(self.work / "kustomize", plan)
-        files.write_text(self.work / f"{self.environment}.yaml", manifests.dump(documents))
+        if write:
+            manifests.write_tree(self.work / "kustomize", plan)
+            files.write_text(self.work / f"{self.environment}.yaml", manifests.dump(documents))
         return documents
 
     def deploy(self, candidate: Candidate, smoke: Smoke, approvals: list[dict[str, str]]) -> Check:
@@ -106,19 +106,19 @@ class Rollout:
         self._prepare(candidate)
         return self._go(release, documents, smoke, serving)
 
-    def rollback(self, to: Release) -> Check:
+    def rollback(self, to: Release, approvals: list[dict[str, str]]) -> Check:
+        """Release ``to`` again: its manifests rendered anew from its digests (the branch gives digests,
+        never YAML to apply), with the sign-offs the environment asks for today."""
         serving = self.history.serving(self.environment)
-        import yaml
-
-        documents = list(yaml.safe_load_all(self.history.manifests(to)))
         number = self.history.next_number(self.environment)
+        documents = self.render(to.candidate, number)
         release = Release(number, self.environment, to.candidate, self.by, _now(), self.commit,
-                          signoffs=to.signoffs, rollback_of=to.number)  # fmt: skip
+                          signoffs=approvals, rollback_of=to.number)  # fmt: skip
         self._prepare(to.candidate)
         return self._go(release, documents, self.smoke_for(to), serving)
 
     def _prepare(self, candidate: Candidate) -> None:
-        """What must be there before anything that serves is touched: the Secret, the image."""
+        """What must be there before anything that serves is touched: the image, the Secret."""
         namespace = self.env.namespace or self.environment
         self.target.prepare(namespace, self._secret(candidate), self.identity, candidate, self.say)
 
@@ -135,18 +135,25 @@ class Rollout:
             self.say(f"starting {what}: {release.candidate.image}")
             addresses = self.target.wait_ready(self.target.apply(documents), self.cfg.timeout)
             said = [smoke.run(self.target, address) for address in addresses][-1]
-        except (CheckFailed, SecurityError) as failure:
-            self.say(f"{what} failed: {failure.message}")
+        except Exception as failure:  # whatever went wrong, what served before serves again
+            said = failure.message if isinstance(failure, DsciError) else f"internal error: {failure!r}"
+            self.say(f"{what} failed: {said}")
             now = self._restore(serving, documents)
-            release.status, release.note = FAILED, f"{failure.message}; {now}"
-            self.history.record(release, manifests.dump(documents))
-            raise type(failure)(f"{what} failed: {failure.message}; {now}") from None
+            release.status, release.note = FAILED, f"{said}; {now}"
+            try:
+                self.history.record(release, manifests.dump(documents))
+            except DsciError as error:
+                now += f"; the failed release was not recorded: {error.message}"
+            if not isinstance(failure, DsciError):
+                raise  # a bug in dsci: its traceback, once the previous release serves again
+            kind = SecurityError if isinstance(failure, SecurityError) else CheckFailed
+            raise kind(f"{what} failed: {said}; {now}") from None
         took = time.perf_counter() - clock
         release.smoke = {**smoke.record(), "message": said, "seconds": round(took, 1)}
         self.history.record(release, manifests.dump(documents))
-        pods = "pod" if len(addresses) == 1 else f"{len(addresses)} pods"
+        ready = f"{len(addresses)} {self.target.unit}{'s' if len(addresses) > 1 else ''}"
         message = (
-            f"{what} serves {release.candidate.image}: {pods} ready and smoke-tested in {took:.1f} s; {said}"
+            f"{what} serves {release.candidate.image}: {ready} ready and smoke-tested in {took:.1f} s; {said}"
         )
         details = {"release": release.number, "environment": self.environment,
                    "image": release.candidate.image, "seconds": round(took, 1),
@@ -155,21 +162,21 @@ class Rollout:
         return Check("deploy", Status.PASSED, message, details=details, duration=took)
 
     def _restore(self, serving: Release | None, failed: list[dict[str, Any]]) -> str:
-        """Bring back the release that served before; what serves now, in words."""
-        if serving is None:
-            self.target.remove(failed)
-            return "no release served before it, so it was removed and nothing serves"
-        import yaml
-
-        self.say(f"rolling back to release {serving.number}: {serving.candidate.image}")
+        """Bring back the release that served before, rendered anew from its digests; what serves now,
+        in words."""
         try:
-            documents = list(yaml.safe_load_all(self.history.manifests(serving)))
+            if serving is None:
+                self.target.remove(failed)
+                return "no release served before it, so it was removed and nothing serves"
+            self.say(f"rolling back to release {serving.number}: {serving.candidate.image}")
+            documents = self.render(serving.candidate, serving.number, write=False)
             addresses = self.target.wait_ready(self.target.apply(documents), self.cfg.timeout)
-            self.smoke_for(serving).run(self.target, addresses[0])
+            said = [self.smoke_for(serving).run(self.target, address) for address in addresses][-1]
         except DsciError as failure:
-            return f"the rollback to release {serving.number} failed too: {failure.message}"
-        return (f"rolled back by itself: release {serving.number} ({serving.candidate.image}) serves again "
-                "and passes its smoke test")  # fmt: skip
+            back = f"release {serving.number}" if serving else "nothing"
+            return f"the rollback to {back} failed too: {failure.message}"
+        return (f"rolled back by itself: release {serving.number} ({serving.candidate.image}) serves again: "
+                f"{said}")  # fmt: skip
 
 
 def _now() -> str:

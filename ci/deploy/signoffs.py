@@ -52,40 +52,49 @@ def folder(name: str, environment: str) -> str:
     return f"{name}/signoffs/{environment}"
 
 
-def path_of(name: str, environment: str, role: str, keyid: str) -> str:
-    """One file per environment, role and key: a person's newer sign-off replaces their older one."""
-    return f"{folder(name, environment)}/{role}/{hashlib.sha256(keyid.encode()).hexdigest()[:16]}.intoto.json"
+def path_of(name: str, environment: str, role: str, keyid: str, candidate: Candidate) -> str:
+    """One file per environment, role, candidate and key: a person's newer verdict on a candidate
+    replaces their older one, and a sign-off of an earlier release stays for its rollback."""
+    image = candidate.digest.removeprefix("sha256:")[:16]
+    key = hashlib.sha256(keyid.encode()).hexdigest()[:16]
+    return f"{folder(name, environment)}/{role}/{image}/{key}.intoto.json"
 
 
 def sign(branch: Branch, name: str, candidate: Candidate, environment: str, role: str, verdict: str,
          comment: str, key: Any, keyid: str) -> str:  # fmt: skip
     """Sign and record; the path on the branch."""
     envelope = provenance.sign(statement(candidate, environment, role, verdict, comment), key, keyid)
-    path = path_of(name, environment, role, keyid)
+    path = path_of(name, environment, role, keyid, candidate)
     content = provenance.line(envelope).encode()
-    branch.commit(lambda read: {path: content}, f"{environment}: {role} {verdict}s {candidate.image}")
-    branch.push()
+    branch.record(lambda read: {path: content}, f"{environment}: {role} {verdict}s {candidate.image}")
     return path
 
 
 def check(branch: Branch, name: str, candidate: Candidate, environment: str,
           required: Mapping[str, list[str]], root: Path) -> list[dict[str, str]]:  # fmt: skip
-    """The approving sign-off of each required role, or SecurityError saying what is missing and why."""
+    """The approving sign-off of each required role, or SecurityError saying what is missing and why.
+    A trusted person's rejection of this very candidate stands against any approval."""
     approvals, problems = [], []
     for role, key_files in required.items():
         signers, _ = keys.signers(key_files, root, f"ci.deploy.environments.{environment}.signoffs.{role}")
-        paths = [p for p in branch.list(f"{folder(name, environment)}/{role}") if p.endswith(".intoto.json")]
-        found, why = None, []
-        for path in paths:
+        found: dict[str, list[Any]] = {"approve": [], "reject": [], "elsewhere": [], "refused": []}
+        for path in branch.list(f"{folder(name, environment)}/{role}"):
             raw = branch.read(path) or b""
-            verdict = _judge(json.loads(raw), signers, role, candidate, environment, path)
-            if isinstance(verdict, dict):
-                found = {**verdict, "sha256": hashlib.sha256(raw).hexdigest()}
-                break
-            why.append(verdict)
-        if found:
-            approvals.append(found)
+            try:
+                envelope = json.loads(raw)
+            except ValueError:
+                found["refused"].append(f"{path.rpartition('/')[2]} is not a DSSE envelope")
+                continue
+            kind, said = _judge(envelope, signers, role, candidate, environment, path)
+            if kind == "approve":
+                said = {**said, "sha256": hashlib.sha256(raw).hexdigest()}
+            found[kind].append(said)
+        if found["reject"]:
+            problems.append(f"{role}: {found['reject'][0]}")
+        elif found["approve"]:
+            approvals.append(found["approve"][0])
         else:
+            why = found["refused"][:2] + found["elsewhere"][:1]
             problems.append(f"{role}: " + ("; ".join(why) if why else "no sign-off"))
     if problems:
         command = f"invoke ci.signoff --env {environment} --role ROLE --image {candidate.image}"
@@ -98,26 +107,29 @@ def check(branch: Branch, name: str, candidate: Candidate, environment: str,
     return approvals
 
 
-def _judge(envelope: dict[str, Any], signers: list[trust.Signer], role: str, candidate: Candidate,
-           environment: str, path: str) -> dict[str, str] | str:  # fmt: skip
-    """The approval this sign-off gives, or why it gives none."""
+def _judge(envelope: Any, signers: list[trust.Signer], role: str, candidate: Candidate,
+           environment: str, path: str) -> tuple[str, Any]:  # fmt: skip
+    """("approve", the approval) of a sign-off that gives one; ("reject", why) for a trusted rejection of
+    this candidate; ("elsewhere", ...) for one of other digests; ("refused", why) for anything else."""
+    if not isinstance(envelope, dict):
+        return "refused", f"{path.rpartition('/')[2]} is not a DSSE envelope"
     try:
         content, signer = trust.verify(envelope, signers, role, path.rpartition("/")[2])
     except trust.Refused as refused:
-        return str(refused)
-    predicate = content.get("predicate", {})
+        return "refused", str(refused)
+    predicate = content.get("predicate") if isinstance(content.get("predicate"), dict) else {}
     subjects = trust.subjects(content)
     wanted = {candidate.repository: candidate.digest.removeprefix("sha256:")}
     if candidate.bundle:
         wanted[candidate.bundle] = candidate.bundle_sha256
     if content.get("predicateType") != PREDICATE or predicate.get("role") != role:
-        return f"{signer.name}'s statement is no {role} sign-off"
+        return "refused", f"{signer.name}'s statement is no {role} sign-off"
     if predicate.get("environment") != environment:
-        return f"{signer.name} signed off {predicate.get('environment')}, not {environment}"
+        return "refused", f"{signer.name} signed off {predicate.get('environment')}, not {environment}"
     if any(subjects.get(name) != digest for name, digest in wanted.items()):
         signed = ", ".join(f"{n} sha256:{d[:12]}" for n, d in subjects.items())
-        return f"{signer.name} signed off other digests ({signed})"
+        return "elsewhere", f"{signer.name} signed off other digests ({signed})"
     if predicate.get("verdict") != "approve":
-        return f"{signer.name} rejected it: {predicate.get('comment') or 'no comment'}"
-    return {"role": role, "signer": signer.name, "fingerprint": signer.fingerprint,
-            "at": predicate.get("signedOn", "")}  # fmt: skip
+        return "reject", f"{signer.name} rejected it: {predicate.get('comment') or 'no comment'}"
+    return "approve", {"role": role, "signer": signer.name, "fingerprint": signer.fingerprint,
+                       "at": predicate.get("signedOn", "")}  # fmt: skip

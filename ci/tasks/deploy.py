@@ -77,17 +77,22 @@ def history(s: Any) -> Any:
 
 
 def deployment_name(s: Any) -> str:
-    """ci.deploy.name, else the name of the image's repository, else the project folder's."""
-    import json
+    """ci.deploy.name, else the repository's name the image is pushed to, else the image's, else the
+    project's: from the settings alone, so that a release job without the build's files finds the same
+    history. ConfigError for a name Kubernetes would refuse (a DNS label)."""
+    import re
 
-    if s.get("deploy.name"):
-        return s.get("deploy.name")
-    made = s.report_dir / "push" / "push.json"
-    if made.is_file():
-        return json.loads(made.read_text(encoding="utf-8"))["repository"].rsplit("/", 1)[-1]
+    from ci.core.errors import ConfigError
     from ci.image import project_metadata
 
-    return s.get("image.name") or project_metadata(s.root).get("name") or s.root.resolve().name
+    name = (s.get("deploy.name") or s.get("push.repository").rsplit("/", 1)[-1] or s.get("image.name")
+            or project_metadata(s.root).get("name") or s.root.resolve().name)  # fmt: skip
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,45}[a-z0-9])?", name):
+        raise ConfigError(
+            f"ci.deploy.name: {name!r} cannot name a Deployment (lowercase letters, digits and '-', at most "
+            "47, so that its Secret's and pods' names fit); set ci.deploy.name"
+        )
+    return name
 
 
 def smoke_rows(s: Any) -> Any:
@@ -146,17 +151,18 @@ def _smoke_table(s: Any) -> Any:
     return next((t for t in tables if t.is_file()), None)
 
 
-def rollout(s: Any, environment: str, env: Any, say: Any = print) -> Any:
-    """The Rollout of ``environment``: its target, history, identity and smoke test, from the settings."""
+def rollout(s: Any, environment: str, env: Any, say: Any = print, *, runs: bool = True) -> Any:
+    """The Rollout of ``environment``: its target, history, identity and smoke test, from the settings;
+    without ``runs``, one that only renders (no target reached, no identity read)."""
     from ci.deploy.rollout import Rollout
     from ci.tasks.security import age_identity
 
     name = deployment_name(s)
     return Rollout(
         name=name, environment=environment, env=env, cfg=s.get("deploy"), history=history(s),
-        target=target(s, env), work=s.report_dir / "deploy",
+        target=target(s, env) if runs else None, work=s.report_dir / "deploy",
         secret=s.get("deploy.identity_secret") or f"{name}-identity",
-        identity=age_identity(s) if env.target == "local" else "", by=who(),
+        identity=age_identity(s) if runs and env.target == "local" else "", by=who(),
         commit=s.stamp().get("commit") or "", say=say, smoke_for=lambda release: smoke_again(s, release),
     )  # fmt: skip
 
@@ -169,12 +175,12 @@ def target(s: Any, env: Any) -> Any:
 
         return Cluster(env.context, s.secret("deploy.kubeconfig_env"))
     from ci.deploy.local import Local
-    from ci.registry import _loopback
+    from ci.registry import loopback
 
     push = s.get("push")
     user, password = s.variable("push.username_env"), s.secret("push.password_env")
     login = {"username": user, "password": password} if user and password else None
-    tls = push.scheme == "https" or (push.scheme == "auto" and not _loopback(push.registry))
+    tls = push.scheme == "https" or (push.scheme == "auto" and not loopback(push.registry))
     return Local(push.registry, login, tls)
 
 
@@ -241,7 +247,7 @@ def render(c, env=None):
     with boundary():
         s = Settings(c).validate()
         name, settings = environment_of(s, env)
-        plan = rollout(s, name, settings, say=lambda line: None)
+        plan = rollout(s, name, settings, say=lambda line: None, runs=False)
         number = plan.history.next_number(name)
         plan.render(candidate(s), number)
         work = s.report_dir / "deploy"
@@ -288,6 +294,7 @@ def _rollback_stage(s: Any, environment: str | None, to: str | None) -> Any:
 
     from ci.core.errors import ConfigError
     from ci.core.results import StageResult
+    from ci.deploy import signoffs
 
     name, env = environment_of(s, environment)
     plan = rollout(s, name, env, lambda line: print(f"rollback: {line}", file=sys.stdout, flush=True))
@@ -300,7 +307,8 @@ def _rollback_stage(s: Any, environment: str | None, to: str | None) -> Any:
         if not str(to).isdigit():
             raise ConfigError(f"--to {to}: a release number, as `invoke ci.releases --env {name}` lists them")
         release = plan.history.find(name, int(to))
-    return StageResult("deploy", [plan.rollback(release)])
+    approvals = signoffs.check(plan.history.branch, plan.name, release.candidate, name, env.signoffs, s.root)
+    return StageResult("deploy", [plan.rollback(release, approvals)])
 
 
 @task(

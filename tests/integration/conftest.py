@@ -117,23 +117,34 @@ def example(tmp_path, keys):
     return copy_example(tmp_path / "clinic", keys)
 
 
+def run_invoke(folder: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600):
+    """Run the real `invoke` CLI in a folder, as from a terminal (no CI variables)."""
+    environ = {k: v for k, v in os.environ.items() if k not in PROVIDER_VARIABLES}
+    return subprocess.run([INVOKE, *args], cwd=folder, env={**environ, **(env or {})}, capture_output=True,
+                           text=True, stdin=subprocess.DEVNULL, timeout=timeout)  # fmt: skip
+
+
 @pytest.fixture
 def invoke():
-    """Run the real `invoke` CLI in a folder, as from a terminal (no CI variables)."""
+    """``run_invoke`` with the variables as keywords: ``invoke(folder, "ci.lint", TF_BUILD="True")``."""
 
     def run(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        environ = {k: v for k, v in os.environ.items() if k not in PROVIDER_VARIABLES}
-        return subprocess.run(
-            [INVOKE, *args],
-            cwd=folder,
-            env={**environ, **env},
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            timeout=300,
-        )
+        return run_invoke(folder, *args, env=env, timeout=300)
 
     return run
+
+
+def registry_env() -> dict[str, str]:
+    """The credentials of the registry of `dsci services up`, as a CI's secrets would give them."""
+    text = (REPO / "build" / "services" / "registry.env").read_text()
+    return dict(line.split("=", 1) for line in text.split())
+
+
+def releases(folder: Path, environment: str) -> list[dict]:
+    """The releases of the example's ``environment`` on the folder's branch dsci/releases."""
+    shown = subprocess.run(["git", "show", f"dsci/releases:clinic/{environment}/releases.jsonl"], cwd=folder,
+                           capture_output=True, text=True, check=False)  # fmt: skip
+    return [json.loads(line) for line in shown.stdout.splitlines()]
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ model server: the built image, run with its identity mounted."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 import urllib.request
@@ -13,8 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.conftest import git
-from tests.integration.test_deploy import _invoke, registry_env, releases
+from tests.integration.conftest import git, registry_env, releases, run_invoke
 from tests.servers.kubernetes import FakeKubernetes
 
 pytestmark = pytest.mark.tool("docker-engine", "registry", "kubernetes")
@@ -76,15 +76,16 @@ def project(built, tmp_path):
         1,
     )
     assert "namespace: ml-staging" in text
+    text = re.sub(r"\n        autoscale: false.*", "", text, count=1)  # with an autoscaler, on a cluster
     settings.write_text(text)
     git(folder, "commit", "--quiet", "--all", "--message", "staging on the cluster")
-    done = _invoke(folder, "ci.push", env=registry_env())
+    done = run_invoke(folder, "ci.push", env=registry_env())
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return folder
 
 
 def deploy(folder: Path, environ: dict, **more: str):
-    return _invoke(folder, "ci.deploy", env={**registry_env(), **environ, **more})
+    return run_invoke(folder, "ci.deploy", env={**registry_env(), **environ, **more})
 
 
 def test_a_release_is_applied_server_side_rolled_out_and_smoke_tested_through_the_service(project, cluster):
@@ -151,10 +152,7 @@ def test_a_missing_secret_stops_before_anything_is_applied(project, cluster):
 
 def test_no_cluster_is_an_environment_error(project, tmp_path):
     missing = deploy(project, {"KUBECONFIG": str(tmp_path / "no-such-kubeconfig")})
-    assert (
-        missing.returncode == 3
-        and "the kubernetes target needs a kubeconfig with the current context" in missing.stderr
-    )
+    assert missing.returncode == 3 and "the kubernetes target needs a kubeconfig: none at " in missing.stderr
     with FakeKubernetes() as fake:
         address = fake.url
     kubeconfig = tmp_path / "kubeconfig"
@@ -166,3 +164,7 @@ def test_no_cluster_is_an_environment_error(project, tmp_path):
     }))  # fmt: skip
     down = deploy(project, {"KUBECONFIG": str(kubeconfig)})
     assert down.returncode == 3 and f"the Kubernetes API at {address} does not answer" in down.stderr
+    # A kubeconfig given in the CI's secret that is no kubeconfig: said, never another cluster tried.
+    wrong = deploy(project, {"DSCI_KUBECONFIG": "apiVersion: v1\nclusters: 5\n"})
+    assert wrong.returncode == 2, wrong.stdout[-2000:] + wrong.stderr[-2000:]
+    assert "the kubeconfig in ci.deploy.kubeconfig_env's variable: " in wrong.stderr

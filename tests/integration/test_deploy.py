@@ -15,16 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.conftest import REPO, git
+from tests.integration.conftest import git, registry_env, releases, run_invoke
 
 pytestmark = pytest.mark.tool("docker-engine", "registry", "podman")
 
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
-
-
-def registry_env() -> dict[str, str]:
-    text = (REPO / "build" / "services" / "registry.env").read_text()
-    return dict(line.split("=", 1) for line in text.split())
 
 
 @pytest.fixture(scope="module")
@@ -48,45 +43,29 @@ def project(built, keys, tmp_path_factory):
     settings.write_text(text)
     git(folder, "commit", "--quiet", "--all", "--message", "environments of the deploy tests")
     env = registry_env()
-    done = _invoke(folder, "ci.push", env=env)
+    done = run_invoke(folder, "ci.push", env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return folder, spaces, people, env
-
-
-def _invoke(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    import os
-
-    from tests.integration.conftest import INVOKE, PROVIDER_VARIABLES
-
-    environ = {k: v for k, v in os.environ.items() if k not in PROVIDER_VARIABLES}
-    return subprocess.run([INVOKE, *args], cwd=folder, env={**environ, **(env or {})}, capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL, timeout=600)  # fmt: skip
-
-
-def releases(folder: Path, environment: str) -> list[dict]:
-    shown = subprocess.run(["git", "show", f"dsci/releases:clinic/{environment}/releases.jsonl"], cwd=folder,
-                           capture_output=True, text=True, check=False)  # fmt: skip
-    return [json.loads(line) for line in shown.stdout.splitlines()]
 
 
 def serving(project) -> dict:
     """The release of staging that serves, deployed first when none does (a test alone needs one)."""
     folder, _, _, env = project
     if not any(r["status"] == "live" for r in releases(folder, "staging")):
-        done = _invoke(folder, "ci.deploy", env=env)
+        done = run_invoke(folder, "ci.deploy", env=env)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return [r for r in releases(folder, "staging") if r["status"] == "live"][-1]
 
 
 def serves(namespace: str, replicas: int = 1) -> list[dict]:
     """What each pod of the environment answers to /predict for one golden row, asked at its address."""
-    from ci.deploy.local import _address, get
+    from ci.deploy.local import address_of, request
 
     answers = []
     for index in range(replicas):
-        address = _address(f"{namespace}-clinic-pod-{index}")
+        address = address_of(f"{namespace}-clinic-pod-{index}")
         assert address, f"{namespace}-clinic-pod-{index} has no address: it does not run"
-        status, answer = get(f"http://{address}:8000/ready")
+        status, answer = request(f"http://{address}:8000/ready")
         assert status == 200, answer
         answers.append(answer)
     return answers
@@ -103,26 +82,30 @@ def variant(folder: Path, env: dict[str, str], tag: str, dockerfile: str) -> Non
     engine.images.build(fileobj=io.BytesIO(built.encode()), tag=tag, network_mode="none", rm=True)
     work.write_text(json.dumps({**good, "tags": [tag]}))
     try:
-        done = _invoke(folder, "ci.push", env=env)
+        done = run_invoke(folder, "ci.push", env=env)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     finally:
         work.write_text(json.dumps(good))
 
 
 def good_candidate(folder: Path, env: dict[str, str]) -> None:
-    done = _invoke(folder, "ci.push", env=env)
+    done = run_invoke(folder, "ci.push", env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
 
 @pytest.mark.tool("kubernetes_validate")
 def test_the_rendered_manifests_are_kustomizes_and_valid(project):
     folder, spaces, _, env = project
-    done = _invoke(folder, "ci.deploy.render", "--env", "production", env=env)
-    assert done.returncode == 0, done.stdout + done.stderr
-    ours = list(yaml.safe_load_all((folder / "build/ci/deploy/production.yaml").read_text()))
-    overlay = folder / "build/ci/deploy/kustomize/overlays/production"
-    theirs = subprocess.run([KUBECTL, "kustomize", str(overlay)], capture_output=True, text=True, check=True)
-    assert list(yaml.safe_load_all(theirs.stdout)) == ours
+    for name in ("staging", "production"):  # without an autoscaler, and with one
+        done = run_invoke(folder, "ci.deploy.render", "--env", name, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        ours = list(yaml.safe_load_all((folder / f"build/ci/deploy/{name}.yaml").read_text()))
+        overlay = folder / f"build/ci/deploy/kustomize/overlays/{name}"
+        theirs = subprocess.run(
+            [KUBECTL, "kustomize", str(overlay)], capture_output=True, text=True, check=True
+        )
+        assert list(yaml.safe_load_all(theirs.stdout)) == ours
+        assert len(ours) == (4 if name == "staging" else 5)
     assert [d["kind"] for d in ours] == [
         "Service", "Deployment", "PodDisruptionBudget", "HorizontalPodAutoscaler", "NetworkPolicy"
     ]  # fmt: skip
@@ -131,7 +114,9 @@ def test_the_rendered_manifests_are_kustomizes_and_valid(project):
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert container["image"] == f"{pushed['repository']}@{pushed['digest']}"
-    assert deployment["metadata"]["namespace"] == spaces["production"] and deployment["spec"]["replicas"] == 2
+    assert (
+        deployment["metadata"]["namespace"] == spaces["production"] and "replicas" not in deployment["spec"]
+    )
     assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
     assert container["livenessProbe"]["httpGet"]["path"] == "/health"
     assert (
@@ -141,7 +126,7 @@ def test_the_rendered_manifests_are_kustomizes_and_valid(project):
     assert {"name": "identity", "secret": {"secretName": "clinic-identity", "optional": False}} in pod[
         "volumes"
     ]
-    assert ours[3]["spec"]["maxReplicas"] == 6
+    assert ours[3]["spec"]["minReplicas"] == 2 and ours[3]["spec"]["maxReplicas"] == 6
     # The validator's own command line, strict, on the file dsci wrote.
     validated = subprocess.run(
         [str(Path(sys.executable).parent / "kubernetes-validate"), "--strict", "-k", "1.33.0",
@@ -152,7 +137,7 @@ def test_the_rendered_manifests_are_kustomizes_and_valid(project):
 
 def test_a_deploy_serves_and_is_recorded(project):
     folder, spaces, _, env = project
-    done = _invoke(folder, "ci.deploy", env=env)
+    done = run_invoke(folder, "ci.deploy", env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "release 1 of staging serves" in done.stdout
     assert "smoke-tested" in done.stdout
@@ -163,7 +148,7 @@ def test_a_deploy_serves_and_is_recorded(project):
     assert first["commit"] == git(folder, "rev-parse", "HEAD").strip()
     assert first["smoke"]["rows"] == 20 and first["smoke"]["predictions"]["predictions"]
     assert serves(spaces["staging"])
-    listed = _invoke(folder, "ci.releases", "--env", "staging", env=env)
+    listed = run_invoke(folder, "ci.releases", "--env", "staging", env=env)
     assert listed.returncode == 0 and "* release 1 of staging (live)" in listed.stdout
 
 
@@ -193,7 +178,7 @@ def test_a_broken_build_rolls_back_by_itself(project, fault):
     before = serving(project)
     variant(folder, env, f"clinic:broken-{fault.replace(' ', '-')}", dockerfile)
     try:
-        done = _invoke(folder, "ci.deploy", env={**env, "INVOKE_CI_DEPLOY_TIMEOUT": "8"})
+        done = run_invoke(folder, "ci.deploy", env={**env, "INVOKE_CI_DEPLOY_TIMEOUT": "8"})
     finally:
         good_candidate(folder, env)
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
@@ -202,13 +187,13 @@ def test_a_broken_build_rolls_back_by_itself(project, fault):
     assert f"rolled back by itself: release {before['number']}" in line and "serves again" in line
     latest = releases(folder, "staging")[-1]
     assert latest["status"] == "failed" and said in latest["note"]
-    never = _invoke(folder, "ci.rollback", "--env", "staging", "--to", str(latest["number"]), env=env)
+    never = run_invoke(folder, "ci.rollback", "--env", "staging", "--to", str(latest["number"]), env=env)
     assert never.returncode == 2 and f"release {latest['number']} of staging never served" in never.stderr
     # The release that served before answers /predict again.
-    from ci.deploy.local import _address, get
+    from ci.deploy.local import address_of, request
 
-    address = _address(f"{spaces['staging']}-clinic-pod-0")
-    status, answer = get(f"http://{address}:8000/predict", {"rows": [golden_row(folder)]})
+    address = address_of(f"{spaces['staging']}-clinic-pod-0")
+    status, answer = request(f"http://{address}:8000/predict", {"rows": [golden_row(folder)]})
     assert status == 200 and answer["predictions"], answer
     container = f"{spaces['staging']}-clinic-pod-0-model"
     image = subprocess.run(["podman", "container", "inspect", "--format", "{{.ImageName}}", container],
@@ -234,14 +219,14 @@ def test_faults_before_the_rollout_leave_the_release_serving(project):
     pushed = json.loads(pushed_file.read_text())
     pushed_file.write_text(json.dumps({**pushed, "repository": "127.0.0.1:5999/clinic"}))
     try:
-        down = _invoke(folder, "ci.deploy", env=env)
+        down = run_invoke(folder, "ci.deploy", env=env)
     finally:
         pushed_file.write_text(json.dumps(pushed))
     assert down.returncode == 3, down.stdout[-2000:] + down.stderr[-2000:]
     assert "podman could not pull 127.0.0.1:5999/clinic@" in down.stderr
     assert "the release serving now was left as it is" in down.stderr
     # No identity for the Secret.
-    missing = _invoke(folder, "ci.deploy", env={**env, "INVOKE_CI_SECURITY_IDENTITY_FILE": "",
+    missing = run_invoke(folder, "ci.deploy", env={**env, "INVOKE_CI_SECURITY_IDENTITY_FILE": "",
                                                 "DSCI_AGE_IDENTITY": ""})  # fmt: skip
     assert missing.returncode == 2, missing.stdout[-2000:] + missing.stderr[-2000:]
     assert (
@@ -249,7 +234,7 @@ def test_faults_before_the_rollout_leave_the_release_serving(project):
         in missing.stderr
     )
     # An environment that does not exist.
-    unknown = _invoke(folder, "ci.deploy", "--env", "prodution", env=env)
+    unknown = run_invoke(folder, "ci.deploy", "--env", "prodution", env=env)
     assert unknown.returncode == 2
     assert "--env: no environment 'prodution'; did you mean 'production'?" in unknown.stderr
     assert len(releases(folder, "staging")) == count  # nothing recorded, nothing touched
@@ -257,20 +242,36 @@ def test_faults_before_the_rollout_leave_the_release_serving(project):
     assert [r for r in releases(folder, "staging") if r["status"] == "live"][-1] == before
 
 
+def running_image(pod: str) -> str:
+    shown = subprocess.run(["podman", "container", "inspect", "--format", "{{.ImageName}}", f"{pod}-model"],
+                           capture_output=True, text=True)  # fmt: skip
+    return shown.stdout.strip()
+
+
+# Another good build: the same app and bundle, one more label, so another digest.
+RELABELLED = "FROM {base}\nLABEL dev.dsci.test=another-build\n"
+
+
 def test_rollback_to_an_earlier_release(project):
     folder, spaces, _, env = project
-    serving(project)
-    again = _invoke(folder, "ci.deploy", env=env)  # a second good release
-    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
-    history = releases(folder, "staging")
-    first = history[0]["number"]
-    back = _invoke(folder, "ci.rollback", "--env", "staging", "--to", str(first), env=env)
+    earlier = serving(project)
+    variant(folder, env, "clinic:another-build", RELABELLED)
+    try:
+        newer = run_invoke(folder, "ci.deploy", env=env)  # a second good release, of another digest
+    finally:
+        good_candidate(folder, env)
+    assert newer.returncode == 0, newer.stdout[-2000:] + newer.stderr[-2000:]
+    pod = f"{spaces['staging']}-clinic-pod-0"
+    now = releases(folder, "staging")[-1]["candidate"]
+    assert now["digest"] != earlier["candidate"]["digest"] and running_image(pod).endswith(now["digest"])
+    back = run_invoke(folder, "ci.rollback", "--env", "staging", "--to", str(earlier["number"]), env=env)
     assert back.returncode == 0, back.stdout[-2000:] + back.stderr[-2000:]
     latest = releases(folder, "staging")[-1]
-    assert latest["rollback_of"] == first and latest["status"] == "live"
-    assert latest["candidate"] == history[0]["candidate"]
+    assert latest["rollback_of"] == earlier["number"] and latest["status"] == "live"
+    assert latest["candidate"] == earlier["candidate"]
+    assert running_image(pod).endswith(earlier["candidate"]["digest"])  # the earlier digest runs again
     assert "smoke-tested" in back.stdout and serves(spaces["staging"])
-    unknown = _invoke(folder, "ci.rollback", "--env", "staging", "--to", "99", env=env)
+    unknown = run_invoke(folder, "ci.rollback", "--env", "staging", "--to", "99", env=env)
     assert unknown.returncode == 2
     assert "--to 99: staging has no release 99; releases that served: " in unknown.stderr
 
@@ -279,32 +280,32 @@ def test_production_needs_the_sign_offs(project):
     folder, spaces, people, env = project
     pushed = json.loads((folder / "build/ci/push/push.json").read_text())
     image = f"{pushed['repository']}@{pushed['digest']}"
-    refused = _invoke(folder, "ci.deploy", "--env", "production", env=env)
+    refused = run_invoke(folder, "ci.deploy", "--env", "production", env=env)
     assert refused.returncode == 4, refused.stdout[-2000:] + refused.stderr[-2000:]
     assert f"production needs sign-offs for {image}: qa: no sign-off" in refused.stderr
     assert "invoke ci.signoff --env production --role ROLE --image" in refused.stderr
 
     def signoff(person: str, *more: str) -> subprocess.CompletedProcess[str]:
         key = str(people / person)
-        return _invoke(
+        return run_invoke(
             folder, "ci.signoff", "--role", "qa", "--env", "production", "--key", key, *more, env=env
         )
 
     assert signoff("stranger", "--comment", "looks fine").returncode == 0
-    untrusted = _invoke(folder, "ci.deploy", "--env", "production", env=env)
+    untrusted = run_invoke(folder, "ci.deploy", "--env", "production", env=env)
     assert untrusted.returncode == 4 and "which is not a trusted key" in untrusted.stderr
     other = f"{pushed['repository']}@sha256:{'0' * 64}"
     assert signoff("qa", "--image", other).returncode == 0
-    elsewhere = _invoke(folder, "ci.deploy", "--env", "production", env=env)
+    elsewhere = run_invoke(folder, "ci.deploy", "--env", "production", env=env)
     assert elsewhere.returncode == 4 and "qa@clinic.example signed off other digests" in elsewhere.stderr
     rejected = signoff("qa", "--verdict", "reject", "--comment", "recall too low on the east clinic")
     assert rejected.returncode == 0
-    no = _invoke(folder, "ci.deploy", "--env", "production", env=env)
+    no = run_invoke(folder, "ci.deploy", "--env", "production", env=env)
     assert no.returncode == 4 and "rejected it: recall too low on the east clinic" in no.stderr
     assert subprocess.run(["podman", "pod", "exists", f"{spaces['production']}-clinic-pod-0"]).returncode == 1
 
     assert signoff("qa", "--comment", "checked on the east clinic").returncode == 0
-    done = _invoke(folder, "ci.deploy", "--env", "production", env=env)
+    done = run_invoke(folder, "ci.deploy", "--env", "production", env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "2 pods ready and smoke-tested" in done.stdout
     (release,) = releases(folder, "production")
@@ -312,12 +313,25 @@ def test_production_needs_the_sign_offs(project):
         "signer"
     ] == "qa@clinic.example"
     assert len(serves(spaces["production"], replicas=2)) == 2
-    listed = _invoke(folder, "ci.releases", "--env", "production", env=env)
+    listed = run_invoke(folder, "ci.releases", "--env", "production", env=env)
     assert "signed off: qa by qa@clinic.example" in listed.stdout
-    # Promotion: what serves in staging goes to production, by its digests, with the smoke test it passed.
-    staging = [r for r in releases(folder, "staging") if r["status"] == "live"][-1]
-    promoted = _invoke(folder, "ci.deploy", "--env", "production", "--from", "staging", env=env)
+    # Promotion: what serves in staging (another build by now) goes to production, by its digests.
+    serving(project)
+    variant(folder, env, "clinic:another-build", RELABELLED)
+    try:
+        assert run_invoke(folder, "ci.deploy", env=env).returncode == 0
+    finally:
+        good_candidate(folder, env)
+    staging = [r for r in releases(folder, "staging") if r["status"] == "live"][-1]["candidate"]
+    assert staging["digest"] != pushed["digest"]
+    promote = ["--image", f"{staging['repository']}@{staging['digest']}", "--bundle", staging["bundle"],
+               "--bundle-sha256", staging["bundle_sha256"]]  # fmt: skip
+    unsigned = run_invoke(folder, "ci.deploy", "--env", "production", "--from", "staging", env=env)
+    assert unsigned.returncode == 4 and "qa@clinic.example signed off other digests" in unsigned.stderr
+    assert signoff("qa", *promote).returncode == 0
+    promoted = run_invoke(folder, "ci.deploy", "--env", "production", "--from", "staging", env=env)
     assert promoted.returncode == 0, promoted.stdout[-2000:] + promoted.stderr[-2000:]
     latest = releases(folder, "production")[-1]
-    assert latest["candidate"]["digest"] == staging["candidate"]["digest"] and latest["status"] == "live"
-    assert latest["smoke"]["predictions"] == staging["smoke"]["predictions"]
+    assert latest["candidate"] == staging and latest["status"] == "live"
+    for index in range(2):
+        assert running_image(f"{spaces['production']}-clinic-pod-{index}").endswith(staging["digest"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ci.core.errors import ConfigError
+from ci.core.errors import ConfigError, EnvError
 from ci.deploy.history import Branch
 from tests.integration.conftest import git
 
@@ -63,28 +63,44 @@ def test_the_branch_travels_through_the_remote(repository, tmp_path):
     git(tmp_path, "clone", "--quiet", str(remote), str(laptop))
     Branch(laptop, "dsci/releases", "origin").fetch()  # nothing there yet: no error
     signed = Branch(laptop, "dsci/releases", "origin")
-    signed.commit(lambda read: {"clinic/signoffs/production/qa/k.intoto.json": b"{}\n"}, "qa approves")
-    signed.push()
+    signed.record(lambda read: {"clinic/signoffs/production/qa/k.intoto.json": b"{}\n"}, "qa approves")
     agent = Branch(repository, "dsci/releases", "origin")
     agent.fetch()
     assert agent.read("clinic/signoffs/production/qa/k.intoto.json") == b"{}\n"
-    agent.commit(lambda read: {"clinic/production/releases.jsonl": b"{}\n"}, "production: release 1")
-    agent.push()
+    agent.record(lambda read: {"clinic/production/releases.jsonl": b"{}\n"}, "production: release 1")
     signed.fetch()
     assert signed.read("clinic/production/releases.jsonl") == b"{}\n"
+
+
+def test_two_agents_pushing_at_once_keep_both_records(repository, tmp_path):
+    """Two CI agents, each in its own clone, record a release at once: the one whose push is refused
+    makes its record again on top of the other's."""
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "--quiet", "--bare", str(remote))
+    git(repository, "remote", "add", "origin", str(remote))
+    git(repository, "push", "--quiet", "origin", "main")
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "--quiet", str(remote), str(other))
+    path = "clinic/staging/releases.jsonl"
+    first, second = Branch(repository, "dsci/releases", "origin"), Branch(other, "dsci/releases", "origin")
+    first.fetch()
+    second.fetch()
+    first.record(lambda read: {path: (read(path) or b"") + b"first\n"}, "first")
+    second.record(lambda read: {path: (read(path) or b"") + b"second\n"}, "second")  # refused, then again
+    first.fetch()
+    assert first.read(path) == second.read(path) == b"first\nsecond\n"
 
 
 def test_a_push_that_is_refused_says_the_record_stays_local(repository, tmp_path):
     git(repository, "remote", "add", "origin", str(tmp_path / "nowhere.git"))
     branch = Branch(repository, "dsci/releases", "origin")
-    branch.commit(lambda read: {"a": b"1"}, "one")
-    with pytest.raises(Exception) as raised:
-        branch.push()
-    assert raised.value.exit_code == 3
+    with pytest.raises(EnvError) as raised:
+        branch.record(lambda read: {"a": b"1"}, "one")
     assert (
         "git push origin dsci/releases failed" in raised.value.message
         and "push it by hand" in raised.value.message
     )
+    assert branch.read("a") == b"1"  # kept on the local branch
 
 
 def test_outside_a_repository_the_history_has_nowhere_to_live(tmp_path):

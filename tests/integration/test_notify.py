@@ -30,7 +30,7 @@ def test_a_failed_run_is_mailed_with_its_summary_and_report(example, invoke):
     recipients, mail = box.messages[0]
     assert recipients == ["ds@example.com", "ops@example.com"]
     assert mail["To"] == "ds@example.com, ops@example.com" and mail["From"] == "dsci@localhost"
-    assert mail["Subject"] == "dsci: clinic failed (1 passed, 1 failed, 11 skipped)"
+    assert mail["Subject"] == "dsci: clinic failed (1 passed, 1 failed, 12 skipped)"
     body, attachment = mail.get_body(("plain",)), next(mail.iter_attachments())
     assert body.get_content().replace("\r\n", "\n").strip() == summary.strip()  # SMTP sends CRLF
     assert attachment.get_filename() == "report.json" and attachment.get_content() == report

@@ -106,13 +106,20 @@ class FakeKubernetes(LoopbackServer):
         return stored
 
     def _observed(self, key: tuple[str, str, str]) -> dict[str, Any]:
-        """A Deployment as its controller reports it: ready on the second look, when it goes well."""
+        """A Deployment as its controller reports it: on the first look at a new generation the status is
+        still the last one's; on the next, updated, and available when the rollout goes well."""
         stored = json.loads(json.dumps(self.objects[key]))
         if key[0] != "deployments":
             return stored
         generation, wanted = stored["metadata"]["generation"], stored["spec"].get("replicas", 1)
         look = (key[1], key[2], generation)
         self.polls[look] = self.polls.get(look, 0) + 1
+        if self.polls[look] == 1 and generation > 1:
+            before = self.outcome.get((key[1], key[2], generation - 1)) in ("ready", "lie")
+            available = wanted if before else 0
+            stored["status"] = {"observedGeneration": generation - 1, "replicas": wanted,
+                                "updatedReplicas": 0, "availableReplicas": available}  # fmt: skip
+            return stored
         ready = self.outcome.get(look) in ("ready", "lie") and self.polls[look] > 1
         stored["status"] = {"observedGeneration": generation, "replicas": wanted, "updatedReplicas": wanted,
                             "availableReplicas": wanted if ready else 0}  # fmt: skip
@@ -141,10 +148,25 @@ class FakeKubernetes(LoopbackServer):
         return pods
 
     def _proxy_target(self, namespace: str, name: str) -> str:
-        stored = self.objects.get(("deployments", namespace, name))
-        if stored is None:
+        """How the pods behind the Service fare: the Service's selector must match the Deployment's pods,
+        and its port ``http`` lead to the container's 8000, or there are no endpoints."""
+        service = self.objects.get(("services", namespace, name))
+        if service is None:
             return "none"
-        return self.outcome.get((namespace, name, stored["metadata"]["generation"]), "none")
+        port = next((p for p in service["spec"].get("ports", []) if p.get("name") == "http"), {})
+        selector = service["spec"].get("selector", {})
+        for (plural, ns, deployment), stored in self.objects.items():
+            labels = stored.get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {})
+            if (
+                plural == "deployments"
+                and ns == namespace
+                and selector
+                and selector.items() <= labels.items()
+            ):
+                if port.get("targetPort") != 8000:
+                    return "none"
+                return self.outcome.get((ns, deployment, stored["metadata"]["generation"]), "none")
+        return "none"
 
     def _proxy(self, request, outcome: str, path: str, raw: bytes) -> None:
         if outcome not in ("ready", "lie") or not self.backend:

@@ -44,8 +44,8 @@ class MemoryBranch:
         self.commits.append(message)
         return str(len(self.commits))
 
-    def push(self) -> None:
-        pass
+    def record(self, make, message: str) -> None:
+        self.commit(make, message)
 
 
 # Manifests -------------------------------------------------------------------------------------
@@ -66,7 +66,8 @@ def test_the_rendered_release_runs_the_image_by_digest_hardened_and_validates():
     assert {d["metadata"]["namespace"] for d in documents} == {"staging"}
     deployment = documents[1]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == f"127.0.0.1:5000/clinic@{DIGEST}" and deployment["spec"]["replicas"] == 3
+    assert container["image"] == f"127.0.0.1:5000/clinic@{DIGEST}"
+    assert "replicas" not in deployment["spec"]  # the autoscaler's to set: an apply would reset them
     assert container["resources"]["requests"]["memory"] == "2Gi"
     assert container["securityContext"] == {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
                                             "capabilities": {"drop": ["ALL"]}}  # fmt: skip
@@ -74,6 +75,9 @@ def test_the_rendered_release_runs_the_image_by_digest_hardened_and_validates():
     assert deployment["spec"]["template"]["metadata"]["annotations"] == {"dsci.dev/release": "3"}
     assert documents[3]["spec"]["maxReplicas"] == 9
     assert documents[4]["spec"]["egress"] == []  # the model calls no one
+    fixed = manifests.render(plan(autoscale=False, replicas=3))
+    assert [d["kind"] for d in fixed] == ["Service", "Deployment", "PodDisruptionBudget", "NetworkPolicy"]
+    assert fixed[1]["spec"]["replicas"] == 3
 
 
 def test_a_bundle_that_is_not_encrypted_gets_no_identity():
@@ -116,8 +120,9 @@ def test_settings_refuse_a_quantity_kubernetes_would_not_take(invoke_config):
 
 
 def test_the_local_target_names_pods_volumes_and_secrets_by_namespace():
-    (played,) = local.local_documents(manifests.render(plan()))
+    (played,) = local.local_documents(manifests.render(plan(min_replicas=2)))
     assert played["kind"] == "Deployment" and played["metadata"]["name"] == "staging-clinic"
+    assert played["spec"]["replicas"] == 2  # as many pods as the autoscaler would start with
     pod = played["spec"]["template"]["spec"]
     assert {v["name"] for v in pod["volumes"]} == {"staging-clinic-identity", "staging-clinic-tmp"}
     secret = next(v["secret"] for v in pod["volumes"] if "secret" in v)
@@ -138,7 +143,7 @@ def test_the_serving_release_is_the_newest_that_served_and_rollback_targets_are_
     for number, status in ((1, "live"), (2, "live"), (3, FAILED)):
         history.record(release(number, status), f"# release {number}\n")
     assert history.serving("staging").number == 2 and history.next_number("staging") == 4
-    assert history.manifests(history.find("staging", 1)) == "# release 1\n"
+    assert history.branch.read("clinic/staging/1.yaml") == b"# release 1\n"
     assert history.environments() == ["staging"]
     never = r"--to 3: release 3 of staging never served \(it answered wrongly\); releases that served: 1, 2"
     with pytest.raises(ConfigError, match=never):
@@ -228,3 +233,41 @@ def test_a_sign_off_statement_is_in_toto_over_both_digests(people):
         "127.0.0.1:5000/clinic": "d" * 64, "clinic.bundle.tar.age": "b" * 64
     }  # fmt: skip
     assert statement["predicate"]["role"] == "qa" and statement["predicate"]["verdict"] == "approve"
+
+
+@pytest.mark.tool("securesystemslib", "cryptography")
+def test_a_sign_off_moved_to_another_environment_or_role_counts_for_nothing(people):
+    branch = MemoryBranch()
+    sign(branch, people, "qa", environment="staging")
+    (staging,) = branch.list("clinic/signoffs/staging/qa")
+    branch.files[staging.replace("/staging/", "/production/")] = branch.files[staging]
+    need = required(people, qa="qa")
+    with pytest.raises(SecurityError, match=r"qa: qa@clinic.example signed off staging, not production"):
+        signoffs.check(branch, "clinic", CANDIDATE, "production", need, people)
+    sign(branch, people, "qa", role="product")
+    (product,) = branch.list("clinic/signoffs/production/product")
+    branch.files[product.replace("/product/", "/qa/")] = branch.files.pop(product)
+    with pytest.raises(SecurityError, match=r"qa@clinic.example's statement is no qa sign-off"):
+        signoffs.check(branch, "clinic", CANDIDATE, "production", need, people)
+    branch.files[product.replace("/product/", "/qa/")] = b"not json"
+    with pytest.raises(SecurityError, match="is not a DSSE envelope"):
+        signoffs.check(branch, "clinic", CANDIDATE, "production", need, people)
+
+
+@pytest.mark.tool("securesystemslib", "cryptography")
+def test_one_trusted_rejection_stands_against_an_approval(people):
+    branch = MemoryBranch()
+    need = {"qa": [str(people / "qa.pub"), str(people / "product.pub")]}
+    sign(branch, people, "qa")
+    sign(branch, people, "product", verdict="reject")
+    with pytest.raises(SecurityError, match=r"qa: product@clinic.example rejected it: a comment"):
+        signoffs.check(branch, "clinic", CANDIDATE, "production", need, people)
+
+
+def test_a_release_number_another_run_took_meanwhile_becomes_the_next():
+    history = History(MemoryBranch(), "clinic")
+    history.record(release(1), "")
+    late = release(1)  # numbered before the other run's record landed
+    history.record(late, "")
+    assert late.number == 2 and [r.number for r in history.releases("staging")] == [1, 2]
+    assert history.branch.read("clinic/staging/2.yaml") == b""

@@ -35,5 +35,5 @@ def test_retries_are_bounded_and_end_in_an_environment_error(monkeypatch):
 
 
 def test_only_loopback_registries_are_spoken_to_in_plain_http():
-    assert registry._loopback("127.0.0.1:5000") and registry._loopback("localhost:5000")
-    assert not registry._loopback("registry.example.com") and not registry._loopback("10.0.0.1:5000")
+    assert registry.loopback("127.0.0.1:5000") and registry.loopback("localhost:5000")
+    assert not registry.loopback("registry.example.com") and not registry.loopback("10.0.0.1:5000")
