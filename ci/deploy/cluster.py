@@ -6,9 +6,9 @@ Server-side apply (field manager ``dsci``) of every document; then the rollout i
 replicas) with a deadline, and the pods are read so that a crash loop or an image that cannot be
 pulled fails at once, with the reason, instead of at the deadline. The smoke test goes through the
 Service, by the API server's proxy, as a user inside the cluster would reach it. A failed rollout is
-undone by applying the previous release's recorded manifests: for the Deployment that is what
-``kubectl rollout undo`` does, and it also brings back the Service, the autoscaler, the budget and
-the policy as they were, owned by the same field manager.
+undone by applying the previous release again, rendered anew from its digests: for the Deployment
+that is what ``kubectl rollout undo`` does, and it also brings back the Service, the autoscaler, the
+budget and the policy, owned by the same field manager.
 
 The cluster pulls the image itself (an imagePullSecret of the namespace gives it the registry's
 credentials) and holds the identity's Secret: CI never has the identity, so a missing Secret stops

@@ -7,8 +7,9 @@ private index, ``commit-tree``, ``update-ref`` with the old value): the working 
 the checked-out branch are never touched, and two writers at once cannot lose a record (the second
 one's ``update-ref`` fails and it writes again on top of the first).
 
-Layout: ``<name>/<environment>/releases.jsonl`` (one release per line), ``<name>/<environment>/<N>.yaml``
-(the manifests release N applied), ``<name>/signoffs/<image digest>/<environment>.<role>.<key>.json``.
+Layout: ``<name>/<environment>/releases.jsonl`` (one release per line),
+``<name>/<environment>/<N>.yaml`` (the manifests release N applied, for people), and
+``<name>/signoffs/<environment>/<role>/<image>/<key>.intoto.json``.
 """
 
 from __future__ import annotations

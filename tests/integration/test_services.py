@@ -2,6 +2,7 @@
 
 The suite's shared services (engine, registry, moto) keep running: these tests use other ports."""
 
+import shutil
 import socket
 import stat
 import subprocess
@@ -71,5 +72,9 @@ def test_status_through_the_command_says_what_runs_in_this_folder(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[1:] == ["services: registry: down", "services: moto: down", "services: ecr-registry: down"]
+    assert lines[1:4] == ["services: registry: down", "services: moto: down", "services: ecr-registry: down"]
+    assert (
+        lines[4]
+        == f"services: podman (the deploy's local target): {'there' if shutil.which('podman') else 'missing'}"
+    )
     assert lines[0] in ("services: docker engine: answers", "services: docker engine: down")
