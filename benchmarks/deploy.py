@@ -121,6 +121,9 @@ def main() -> None:
             "",
             "Every round (dsci/bare, s): " + ", ".join(f"{r['dsci']:.2f}/{r['bare']:.2f}" for r in rounds),
             "",
+            "Both sides fall into two modes about 3 s apart: podman 4.3 sometimes takes that much longer",
+            "to replace the pod that runs (for the bare play too), so compare the rounds of one mode.",
+            "",
         ]),
         args.write,
     )  # fmt: skip
