@@ -67,8 +67,19 @@ class History:
         self.branch, self.name = branch, name
 
     def releases(self, environment: str) -> list[Release]:
-        text = self.branch.read(f"{self.name}/{environment}/releases.jsonl") or b""
-        return [Release.of(json.loads(line)) for line in text.decode().splitlines() if line.strip()]
+        """The releases of ``environment``, oldest first; ConfigError naming a line someone broke."""
+        path = f"{self.name}/{environment}/releases.jsonl"
+        found = []
+        for number, line in enumerate((self.branch.read(path) or b"").decode().splitlines(), start=1):
+            if line.strip():
+                try:
+                    found.append(Release.of(json.loads(line)))
+                except (ValueError, TypeError, KeyError) as error:
+                    raise ConfigError(
+                        f"{self.branch.name}:{path}:{number}: not a release dsci wrote "
+                        f"({type(error).__name__}: {error}); mend or remove that line with a commit to the branch"
+                    ) from None
+        return found
 
     def environments(self) -> list[str]:
         return sorted({path.split("/")[1] for path in self.branch.list(self.name) if path.endswith(".jsonl")})

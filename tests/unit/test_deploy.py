@@ -271,3 +271,13 @@ def test_a_release_number_another_run_took_meanwhile_becomes_the_next():
     history.record(late, "")
     assert late.number == 2 and [r.number for r in history.releases("staging")] == [1, 2]
     assert history.branch.read("clinic/staging/2.yaml") == b""
+
+
+def test_a_broken_line_on_the_branch_is_named_not_a_traceback():
+    history = History(MemoryBranch(), "clinic")
+    history.record(release(1), "")
+    history.branch.files["clinic/staging/releases.jsonl"] += b'{"number": 2}\n'
+    with pytest.raises(
+        ConfigError, match=r"dsci/releases:clinic/staging/releases.jsonl:2: not a release dsci wrote"
+    ):
+        history.releases("staging")
