@@ -77,7 +77,7 @@ class History:
                 except (ValueError, TypeError, KeyError) as error:
                     raise ConfigError(
                         f"{self.branch.name}:{path}:{number}: not a release dsci wrote "
-                        f"({type(error).__name__}: {error}); mend or remove that line with a commit to the branch"
+                        f"({type(error).__name__}: {error}); mend or remove that line in a commit"
                     ) from None
         return found
 
