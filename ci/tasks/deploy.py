@@ -55,12 +55,13 @@ def candidate(s: Any) -> Any:
     name, sha, proof = pushed.get("bundle", ""), pushed.get("bundle_sha256", ""), ""
     bundle = latest_bundle(s.root / s.get("package.out"))
     if bundle is not None:
-        if sha and sha256_file(bundle)[0] != sha:
+        digest = sha256_file(bundle)[0]
+        if sha and digest != sha:
             raise ConfigError(
                 f"{display(bundle)} is not the bundle in the pushed image {pushed['repository']}@"
                 f"{pushed['digest']}; run `invoke ci.image` and `invoke ci.push` again"
             )
-        name, sha = bundle.name, sha256_file(bundle)[0]
+        name, sha = bundle.name, digest
         provenance = provenance_file(bundle)
         proof = sha256_file(provenance)[0] if provenance.is_file() else ""
     version = project_metadata(s.root).get("version", "")
