@@ -207,6 +207,10 @@ class Services:
         run pods in a container like this one (no rlimits to raise, cgroupfs, logs to files); an
         existing containers.conf is left as it is."""
         if shutil.which("podman") is None:
+            if os.geteuid() != 0 or shutil.which("apt-get") is None:  # the rest still serves the other stages
+                self.say("podman is missing (Debian: apt-get install podman catatonit): the deploy's local "
+                         "target will say so")  # fmt: skip
+                return
             self.install(["podman", "catatonit"])
         conf = Path("/etc/containers/containers.conf")
         if os.geteuid() != 0:
