@@ -86,16 +86,16 @@ class Local:
     # Pods ----------------------------------------------------------------------------------
 
     def apply(self, documents: list[dict[str, Any]]) -> list[str]:
-        """Play the documents, replacing the environment's pods; the pods' names."""
+        """Play the documents in place of the environment's pods; the new pods' names. The pods that ran
+        go first, however many there were (``--replace`` knows only the ones the new YAML names, and
+        podman 4.3 may fail to replace a pod that keeps restarting)."""
         played = local_documents(documents)
+        self.remove(documents)
         with tempfile.TemporaryDirectory(prefix="dsci-kube-") as private:
             path = Path(private) / "release.yaml"
             path.write_text(manifests.dump(played), encoding="utf-8")
             with self._auth() as options:
                 done = _podman("kube", "play", "--replace", "--quiet", *options, str(path), check=False)
-                if done.returncode:  # podman 4.3 may fail to replace a pod that restarts: remove it first
-                    self.remove(documents)
-                    done = _podman("kube", "play", "--replace", "--quiet", *options, str(path), check=False)
         if done.returncode:
             said = " ".join(line.strip() for line in done.stderr.splitlines() if line.strip())[-300:]
             raise CheckFailed(f"podman kube play failed: {said or 'no message'}")

@@ -1,8 +1,9 @@
 """A release's way out: render and validate the manifests, run them, wait for readiness, smoke-test,
 record it; on any failure, roll back by itself to the release that served before and prove it serves.
 
-Nothing that serves is touched until the new image is pulled and the manifests are valid: a registry
-that is down, a missing identity or a bad setting leave the running release as it is.
+Nothing that serves is touched until the manifests are valid, the sign-offs are in, the identity's
+Secret is there and (on the local target) the new image is pulled: a bad setting, a missing Secret or
+a registry that is down leave the running release as it is.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from ci.core import files, settings
 from ci.core.errors import CheckFailed, DsciError, SecurityError
 from ci.core.results import Check, Status
 from ci.deploy import manifests
-from ci.deploy.local import Local
 from ci.deploy.releases import FAILED, Candidate, History, Release
 from ci.parity.record import Scored
 
@@ -70,7 +70,7 @@ class Rollout:
     env: settings.Environment
     cfg: settings.Deploy
     history: History
-    target: Local | Any  # ci.deploy.local.Local or ci.deploy.cluster.Cluster
+    target: Any  # ci.deploy.local.Local or ci.deploy.cluster.Cluster; None when it only renders
     work: Path  # build/ci/deploy: the kustomize tree and the rendered YAML
     secret: str  # the Secret that holds the identity of an encrypted bundle
     identity: str  # the age identity the local target puts in that Secret
