@@ -173,6 +173,23 @@ def is_package(root: Path) -> bool:
         raise ConfigError(f"{display(pyproject)}: not valid TOML: {error}") from None
 
 
+def wants_distributions(cfg: settings.Package, root: Path) -> bool:
+    return cfg.wheel == "true" or (cfg.wheel == "auto" and is_package(root))
+
+
+def copy_distributions(folder: Path, out: Path) -> list[Path]:
+    """The wheel and sdist of ``folder``, copied into ``out``; ConfigError when it has no wheel."""
+    import shutil
+
+    found = sorted(folder.glob("*.whl")) + sorted(folder.glob("*.tar.gz"))
+    if not any(p.suffix == ".whl" for p in found):
+        raise ConfigError(
+            f"ci.package.distributions: {display(folder)} holds no wheel; build one, or empty it"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    return [Path(shutil.copy2(p, out / p.name)) for p in found]
+
+
 def build_distributions(run: Runner, root: Path, out: Path, isolation: bool) -> list[Path]:
     """A wheel and an sdist with `python -m build`; CheckFailed with its last line when it fails."""
     build = python_module("build", "pip install build")
@@ -194,8 +211,12 @@ def package(
     checks, artifacts = [], []
     patterns = cfg.bundle or ([model_path] if model_path else [])
     paths = bundle_files(patterns, root)  # before the build: a wrong pattern need not wait for it
-    wanted = cfg.wheel
-    if wanted == "true" or (wanted == "auto" and is_package(root)):
+    if cfg.distributions:
+        built = copy_distributions(root / cfg.distributions, out)
+        artifacts += built
+        message = f"{', '.join(p.name for p in built)}, as built in {display(root / cfg.distributions)}"
+        checks.append(Check("distributions", Status.PASSED, message))
+    elif wants_distributions(cfg, root):
         built = build_distributions(run, root, out, cfg.isolation)
         artifacts += built
         checks.append(Check("distributions", Status.PASSED, ", ".join(p.name for p in built)))

@@ -11,7 +11,7 @@ import importlib.util
 import os
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,7 +32,9 @@ class Completed:
 
 
 class Runner(Protocol):
-    def __call__(self, argv: Sequence[str], *, quiet: bool = True) -> Completed: ...
+    def __call__(
+        self, argv: Sequence[str], *, quiet: bool = True, env: Mapping[str, str] | None = None
+    ) -> Completed: ...
 
 
 def context_runner(c: Any, cwd: Path) -> Runner:
@@ -41,15 +43,20 @@ def context_runner(c: Any, cwd: Path) -> Runner:
     ``quiet`` commands are probes whose output is parsed: hidden. Others
     echo what they run and stream their output, which is still captured.
     The environment dsci runs in comes first on PATH, as in a virtualenv's
-    activated shell, so that `invoke train` finds the same invoke.
+    activated shell, so that `invoke train` finds the same invoke. ``env`` adds variables.
     """
     path = os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", "")))
 
-    def run(argv: Sequence[str], *, quiet: bool = True) -> Completed:
+    def run(argv: Sequence[str], *, quiet: bool = True, env: Mapping[str, str] | None = None) -> Completed:
         elsewhere = Path.cwd().resolve() != cwd.resolve()
         with c.cd(str(cwd)) if elsewhere else contextlib.nullcontext():
             result = c.run(
-                shlex.join(argv), hide=quiet, echo=not quiet, warn=True, in_stream=False, env={"PATH": path}
+                shlex.join(argv),
+                hide=quiet,
+                echo=not quiet,
+                warn=True,
+                in_stream=False,
+                env={"PATH": path, **(env or {})},
             )
         return Completed(tuple(argv), result.exited, result.stdout, result.stderr)
 

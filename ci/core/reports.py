@@ -41,11 +41,17 @@ def load(report_dir: Path) -> Run:
 
 
 def merge(run: Run, result: StageResult, order: Sequence[str]) -> Run:
-    """``run`` with ``result`` replacing any earlier result of its stage, in pipeline order."""
+    """``run`` with ``result`` replacing any earlier result of its stage, in pipeline order; a
+    tenant's stages (``north/data``) after the common ones, tenant by tenant."""
     stages = {stage.name: stage for stage in run.stages}
     stages[result.name] = result
     rank = {name: i for i, name in enumerate(order)}
-    return Run(sorted(stages.values(), key=lambda s: rank.get(s.name, len(rank))))
+
+    def position(stage: StageResult) -> tuple[bool, str, int]:
+        tenant, _, name = stage.name.rpartition("/")
+        return bool(tenant), tenant, rank.get(name, len(rank))
+
+    return Run(sorted(stages.values(), key=position))
 
 
 def write(run: Run, report_dir: Path) -> dict[str, Path]:

@@ -253,6 +253,13 @@ class Package(Section):
     isolation: Annotated[
         bool, about("Build in an isolated environment, as pip does; false builds with what is installed.")
     ] = True
+    distributions: Annotated[
+        str,
+        about(
+            "A folder of the project's wheel and sdist, built already: copied instead of built "
+            "(ci.all --tenants builds them once and gives each tenant this)."
+        ),
+    ] = ""
     bundle: Annotated[list[str], about("Files or globs for the model bundle; empty: ci.model.path.")] = []
     name: Annotated[str, about("The bundle's name; empty: the project folder's name.")] = ""
     out: Annotated[str, about("Where the wheel, the sdist and the bundle go.")] = "dist"
@@ -354,6 +361,13 @@ class Parity(Section):
         about(
             "The golden set (CSV or Parquet) scored in development and inside the image; empty leaves "
             "parity out. Its predictions are stored beside it: `invoke ci.parity --record`."
+        ),
+    ] = ""
+    record: Annotated[
+        str,
+        about(
+            "Where the golden set's recorded predictions are kept; empty: beside it, "
+            "data/golden.csv -> data/golden.predictions.json."
         ),
     ] = ""
     sample: Annotated[
@@ -608,6 +622,74 @@ class Deploy(Section):
     ] = ""
 
 
+TenantName = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z0-9]([-a-z0-9]{0,28}[a-z0-9])?$",
+        extra_json_schema={"x-expected": "a tenant name: lowercase letters, digits and '-', at most 30"},
+    ),
+]
+
+
+class Tenant(Section):
+    """ci.tenants.list[]: one customer, with its own data, settings and keys."""
+
+    name: Annotated[TenantName, about("The tenant's name: in its reports, bundle, image and namespace.")]
+    filter: Annotated[
+        str,
+        about(
+            "Its rows of every data file, as an SQL condition (region = 'north' AND year >= 2024); "
+            "empty: ci.tenants.column equal to its name."
+        ),
+    ] = ""
+    data: Annotated[
+        dict[str, str],
+        about("Files of its own in place of the common ones: {data/train.csv: data/acme/train.csv}."),
+        Meta(extra_json_schema={"x-what": "paths"}),
+    ] = {}
+    settings: Annotated[
+        dict[str, Any],
+        about("Its ci settings (gates, recipients, ...), laid over ci.tenants.settings and the common ones."),
+        Meta(extra_json_schema={"x-what": "settings"}),
+    ] = {}
+
+
+TenantSpec = Annotated[
+    Tenant, Meta(extra_json_schema={"x-expected": "a tenant: name, filter, data, settings"})
+]
+
+
+class Tenants(Section):
+    """ci.tenants: one pipeline per customer, with isolated data, keys and thresholds."""
+
+    column: Annotated[
+        str,
+        about("A data column whose values are the tenants (e.g. clinic); empty: ci.tenants.list alone."),
+    ] = ""
+    dataset: Annotated[
+        str, about("The dataset of ci.data.datasets whose column names the tenants; empty: the first.")
+    ] = ""
+    items: Annotated[
+        list[TenantSpec],
+        about(
+            "Tenants by name, each with a filter or files of its own, and settings of its own; with "
+            "column, the overrides of the tenants it names."
+        ),
+    ] = field(default_factory=list, name="list")
+    settings: Annotated[
+        dict[str, Any],
+        about("Settings of every tenant, {tenant} replaced by its name: recipients, identities, paths."),
+        Meta(extra_json_schema={"x-what": "settings"}),
+    ] = {}
+    id_columns: Annotated[
+        list[str],
+        about("Key columns (patient_id) whose values no two tenants' data may share; checked every run."),
+    ] = []
+    jobs: Annotated[
+        int, about("Tenants ci.all --tenants runs at once, each in its own process; 0: one per core.", ge=0)
+    ] = 0
+
+
 class Settings(Section):
     """dsci's settings: the ci key of invoke.yaml."""
 
@@ -625,6 +707,7 @@ class Settings(Section):
     push: Push = fresh(Push())
     parity: Parity = fresh(Parity())
     deploy: Deploy = fresh(Deploy())
+    tenants: Tenants = fresh(Tenants())
     notify: Notify = fresh(Notify())
     jenkins: Jenkins = fresh(Jenkins())
     azure: Azure = fresh(Azure())

@@ -53,6 +53,8 @@ def chi2_pvalue(current: dict[Any, int], reference: dict[Any, int]) -> float:
     from scipy.stats import chisquare
 
     categories = sorted(set(current) | set(reference), key=str)
+    if len(categories) < 2:  # one category on both sides (a tenant's own column): nothing can drift
+        return 1.0
     observed = np.array([current.get(c, 0) for c in categories], dtype=float)
     shares = np.array([reference.get(c, 0) for c in categories], dtype=float) + EPSILON
     expected = shares / shares.sum() * observed.sum()

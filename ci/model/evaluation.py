@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,17 @@ def evaluate(
     report_dir: Path,
     mode: str | None = None,
     update_baseline: bool = False,
+    train_env: Mapping[str, str] | None = None,
 ) -> StageResult:
-    """Metrics and gates on the holdout; ``mode`` (from the command line) overrides every gate's."""
+    """Metrics and gates on the holdout; ``mode`` (from the command line) overrides every gate's.
+
+    ``train_env`` is given to the training command: where its data is and where the model goes."""
     if not configured(cfg):
         return StageResult("model", skipped="no model configured (ci.model.path)")
     checks = []
     if cfg.train:
-        trained = run(shlex.split(cfg.train), quiet=False)
+        (root / cfg.path).parent.mkdir(parents=True, exist_ok=True)
+        trained = run(shlex.split(cfg.train), quiet=False, env=train_env or {})
         if not trained.ok:
             message = f"`{cfg.train}` (ci.model.train) exited with {trained.exited}"
             return StageResult("model", [Check("train", Status.FAILED, message)])

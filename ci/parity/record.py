@@ -69,14 +69,15 @@ def write_sample(mcfg: settings.Model, golden: Path, rows: int, seed: int, root:
     return len(sample)
 
 
-def read_record(golden: Path) -> dict[str, Any]:
-    """The stored predictions of the golden file, refused when either no longer matches its sha256."""
+def read_record(golden: Path, stored: Path | None = None) -> dict[str, Any]:
+    """The stored predictions of the golden file (at ``stored``, else beside it), refused when either
+    no longer matches its sha256."""
     if not golden.is_file():
         raise ConfigError(
             f"ci.parity.golden: {display(golden)}: no such file; `invoke ci.parity --record` writes one "
             "from a sample of ci.model.holdout, or fix the path"
         )
-    stored = record_path(golden)
+    stored = stored or record_path(golden)
     if not stored.is_file():
         raise ConfigError(
             f"{display(golden)} has no recorded predictions ({display(stored)}); record them with "

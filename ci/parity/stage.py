@@ -86,7 +86,7 @@ def record(pcfg: settings.Parity, mcfg: settings.Model, *, root: Path) -> StageR
     model = dev_model(mcfg, root)
     rows = golden_rows(golden, mcfg, model)
     scored = score_dev(model, rows, golden)
-    target = record_path(golden)
+    target = root / pcfg.record if pcfg.record else record_path(golden)
     content = {
         "golden": {"path": pcfg.golden, "sha256": sha256_file(golden)[0], "rows": len(rows)},
         "model": {"path": mcfg.path, "sha256": sha256_file(root / mcfg.path)[0]},
@@ -109,7 +109,7 @@ def check(
 
     ``identity`` (an age identity's text) is mounted into each container to open an encrypted bundle."""
     golden = root / pcfg.golden
-    stored = read_record(golden)
+    stored = read_record(golden, root / pcfg.record if pcfg.record else None)
     rtol, atol, worst, timeout = (
         pcfg.rtol,
         pcfg.atol,

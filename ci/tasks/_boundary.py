@@ -15,7 +15,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,18 +37,22 @@ _MISSING = object()
 class Settings:
     """The ``ci:`` settings of an Invoke config, typed once validated, and where each value came from."""
 
-    def __init__(self, c: Any) -> None:
+    def __init__(self, c: Any, tenant: str | None = None) -> None:
         self._context = c
         self._config = c.config
         # Declared defaults under the settings: Invoke has them already, except for an empty `ci:`.
         self.tree = config.merged(config.defaults(), _plain(c.config.get("ci") or {}))
         self.root = project_root(c.config)
         self.values: Any = None  # the ci/core/settings.Settings Struct, once validated
+        self.tenant = tenant or ""  # whose settings, laid over the common ones (ci/tenants/roster.py)
         self.started = datetime.now(UTC)  # when the run began: the provenance says so
         self._stamp: dict[str, Any] | None = None
+        self._roster: Any = None
 
     def validate(self) -> Settings:
         self.values = config.validate(self.tree, self.where)
+        if self.tenant:
+            self._lay_tenant()
         for key in config.secret_settings():  # masked from the start, whether a stage reads it or not
             secrets.read(self.get(key), secret=True)
         why = _unwritable(self.report_dir)
@@ -58,6 +62,27 @@ class Settings:
                 "set ci.report_dir to a folder dsci may write"
             )
         return self
+
+    def roster(self) -> Any:
+        """The project's tenants (ci/tenants/roster.py), from the common settings."""
+        if self._roster is None:
+            from ci.tenants.roster import Roster
+
+            common = self._common if self.tenant else (self.tree, self.values)
+            self._roster = Roster(*common, self.root)
+        return self._roster
+
+    def _lay_tenant(self) -> None:
+        """The tenant's settings in place of the common ones, its rows of the data written."""
+        self._common = (self.tree, self.values)
+        roster = self.roster()
+        tenant = roster.get(self.tenant)
+        roster.check_rows(tenant.name, roster.prepare())
+        self.tree = tenant.tree
+        try:
+            self.values = config.validate(self.tree, self.where)
+        except ConfigError as error:
+            raise ConfigError(f"tenant {tenant.name}: {error.message}") from None
 
     def get(self, key: str, given: Any = None, flag: str | None = None) -> Any:
         """The command line's value when given (text parsed as the setting's kind), else the config's.
@@ -149,26 +174,29 @@ def run_stages(
     stages: Sequence[Stage],
     *,
     settings: Settings | None = None,
+    tenant: str | None = None,
     fresh: bool = False,
     keep_going: bool = False,
     left_out: dict[str, str] | None = None,
+    more: Callable[[], list[StageResult]] | None = None,
 ) -> None:
     """Run ``stages`` in order, write the reports, exit with the run's code.
 
-    ``settings`` are validated here unless the caller already did.
+    ``settings`` are validated here (``tenant``'s, when given) unless the caller already did.
     ``fresh`` starts a new report (ci.all); otherwise the results merge into
     the report already in the folder. ``left_out`` maps stages that will not
-    run to the reason, so the report says so. Every secret is masked in all it prints.
+    run to the reason, so the report says so. ``more`` gives results the stages made elsewhere
+    (the tenants' own, ``tenant/stage``), reported with theirs. Every secret is masked in all it prints.
     """
     with guarded() as provider:
-        _run_stages(c, stages, provider, settings, fresh, keep_going, left_out)
+        settings = settings or _settings(c, provider, tenant)
+        _run_stages(c, stages, provider, settings, fresh, keep_going, left_out, more)
 
 
 def _run_stages(
-    c: Any, stages: Sequence[Stage], provider: Provider, settings: Settings | None, fresh: bool,
-    keep_going: bool, left_out: dict[str, str] | None,
+    c: Any, stages: Sequence[Stage], provider: Provider, settings: Settings, fresh: bool,
+    keep_going: bool, left_out: dict[str, str] | None, more: Callable[[], list[StageResult]] | None,
 ) -> None:  # fmt: skip
-    settings = settings or _settings(c, provider)
     report_dir = settings.report_dir
     run = Run() if fresh else reports.load(report_dir)
     results = {name: StageResult(name, skipped=reason) for name, reason in (left_out or {}).items()}
@@ -186,6 +214,7 @@ def _run_stages(
             failed = failed or stage.name
         if bug:
             break
+    results.update((result.name, result) for result in (more() if more else []))
     for result in results.values():
         run = reports.merge(run, result, ORDER)
     written = reports.write(run, report_dir)
@@ -247,9 +276,9 @@ def fail(provider: Provider, error: DsciError) -> Exit:
     return Exit(code=error.exit_code)
 
 
-def _settings(c: Any, provider: Provider) -> Settings:
+def _settings(c: Any, provider: Provider, tenant: str | None = None) -> Settings:
     try:
-        return Settings(c).validate()
+        return Settings(c, tenant).validate()
     except DsciError as error:
         raise fail(provider, error) from None
 

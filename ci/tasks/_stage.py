@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 # Every stage of DESIGN.md, in pipeline order: it sorts the report. Which
 # stages exist is ci.tasks.pipeline.STAGES; a name here is only a position.
 ORDER = (
-    "git", "lint", "test", "notebooks", "data", "pii", "model", "onnx",
+    "git", "lint", "test", "notebooks", "tenants", "isolation", "data", "pii", "model", "onnx",
     "package", "sign", "image", "push", "parity", "deploy", "notify",
 )  # fmt: skip
 

@@ -25,19 +25,23 @@ DATA = Stage("data", data_stage)
 PII = Stage("pii", pii_stage)
 
 
-@task(default=True)
-def check(c):
+@task(default=True, help={"tenant": "Run with this tenant's settings (ci.tenants)."})
+def check(c, tenant=None):
     """Check every dataset declared under ci.data against its checks."""
     from ci.tasks._boundary import run_stages
 
-    run_stages(c, [DATA])
+    run_stages(c, [DATA], tenant=tenant)
 
 
 @task(
-    optional=["git"], help={"git": "Also scan every CSV, Parquet and JSON file git tracks (ci.data.pii.git)."}
+    optional=["git"],
+    help={
+        "tenant": "Run with this tenant's settings (ci.tenants).",
+        "git": "Also scan every CSV, Parquet and JSON file git tracks (ci.data.pii.git).",
+    },
 )
-def pii(c, git=None):
+def pii(c, git=None, tenant=None):
     """Scan the datasets for personal data: cards, e-mail, phones, IBANs, SSNs; values shown masked."""
     from ci.tasks._boundary import run_stages
 
-    run_stages(c, [PII.given(git=git)])
+    run_stages(c, [PII.given(git=git)], tenant=tenant)

@@ -227,26 +227,32 @@ DEPLOY = Stage("deploy", deploy_stage, quiet=False, after_failure=False)
 @task(
     default=True,
     help={
+        "tenant": "Run with this tenant's settings (ci.tenants).",
         "env": "The environment (ci.deploy.environments) to deploy to; default ci.deploy.environment.",
         "from": "Promote the release that serves in this environment (e.g. staging) instead of this "
         "workspace's pushed image: the same digests, and the smoke test it passed there.",
     },
 )
-def deploy(c, env=None, from_=None):
+def deploy(c, env=None, from_=None, tenant=None):
     """Deploy the pushed image by digest: manifests, rollout, smoke test, automatic rollback, a release."""
     from ci.tasks._boundary import run_stages
 
-    run_stages(c, [DEPLOY.given(environment=env, promote=from_)])
+    run_stages(c, [DEPLOY.given(environment=env, promote=from_)], tenant=tenant)
 
 
-@task(help={"env": "The environment to render; default ci.deploy.environment."})
-def render(c, env=None):
+@task(
+    help={
+        "env": "The environment to render; default ci.deploy.environment.",
+        "tenant": "Run with this tenant's settings (ci.tenants).",
+    }
+)
+def render(c, env=None, tenant=None):
     """Write the kustomize base and overlay and the YAML they render to, validated; deploy nothing."""
     from ci.core.text import display
     from ci.tasks._boundary import Settings, boundary
 
     with boundary():
-        s = Settings(c).validate()
+        s = Settings(c, tenant).validate()
         name, settings = environment_of(s, env)
         plan = rollout(s, name, settings, say=lambda line: None, runs=False)
         number = plan.history.next_number(name)
@@ -257,13 +263,18 @@ def render(c, env=None):
               f"kustomize's tree: {display(work / 'kustomize')}")  # fmt: skip
 
 
-@task(help={"env": "Only this environment's releases."})
-def releases(c, env=None):
+@task(
+    help={
+        "env": "Only this environment's releases.",
+        "tenant": "Run with this tenant's settings (ci.tenants).",
+    }
+)
+def releases(c, env=None, tenant=None):
     """List the releases, newest last: environment, number, image, who, when, commit, smoke test."""
     from ci.tasks._boundary import Settings, boundary
 
     with boundary():
-        s = Settings(c).validate()
+        s = Settings(c, tenant).validate()
         found = history(s)
         names = [environment_of(s, env)[0]] if env else found.environments()
         if not any(found.releases(name) for name in names):
@@ -281,13 +292,19 @@ def releases(c, env=None):
 
 
 @task(
-    help={"env": "The environment to roll back.", "to": "The release to bring back; default: the one before."}
+    help={
+        "env": "The environment to roll back.",
+        "to": "The release to bring back; default: the one before.",
+        "tenant": "Run with this tenant's settings (ci.tenants).",
+    }
 )
-def rollback(c, env=None, to=None):
+def rollback(c, env=None, to=None, tenant=None):
     """Redeploy an earlier release of an environment by digest, with the same smoke test."""
     from ci.tasks._boundary import run_stages
 
-    run_stages(c, [Stage("deploy", _rollback_stage, quiet=False).given(environment=env, to=to)])
+    run_stages(
+        c, [Stage("deploy", _rollback_stage, quiet=False).given(environment=env, to=to)], tenant=tenant
+    )
 
 
 def _rollback_stage(s: Any, environment: str | None, to: str | None) -> Any:
@@ -314,6 +331,7 @@ def _rollback_stage(s: Any, environment: str | None, to: str | None) -> Any:
 
 @task(
     help={
+        "tenant": "Run with this tenant's settings (ci.tenants).",
         "role": "The role you sign off as (one of the environment's ci.deploy.environments.NAME.signoffs).",
         "env": "The environment the release may go to; default ci.deploy.environment.",
         "verdict": "approve (default) or reject.",
@@ -325,7 +343,7 @@ def _rollback_stage(s: Any, environment: str | None, to: str | None) -> Any:
     }
 )
 def signoff(c, role, env=None, verdict="approve", comment="", key="~/.ssh/id_ed25519", image=None,
-            bundle_sha256=None, bundle=None):  # fmt: skip
+            bundle_sha256=None, bundle=None, tenant=None):  # fmt: skip
     """Sign a release candidate off for an environment with your own key: a signed in-toto statement."""
     from ci.core.errors import ConfigError
     from ci.deploy import signoffs
@@ -334,7 +352,7 @@ def signoff(c, role, env=None, verdict="approve", comment="", key="~/.ssh/id_ed2
     from ci.tasks._boundary import Settings, boundary
 
     with boundary():
-        s = Settings(c).validate()
+        s = Settings(c, tenant).validate()
         name, settings = environment_of(s, env)
         if role not in settings.signoffs:
             roles = ", ".join(settings.signoffs) or "none"

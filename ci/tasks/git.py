@@ -21,10 +21,10 @@ def git_stage(s: Any) -> Any:
 GIT = Stage("git", git_stage)
 
 
-@task(name="git")
-def git_(c):
+@task(name="git", help={"tenant": "Run with this tenant's settings (ci.tenants)."})
+def git_(c, tenant=None):
     """Check the repository: submodules at their pins and on their branches, large files in LFS, no
     conflict markers."""
     from ci.tasks._boundary import run_stages
 
-    run_stages(c, [GIT])
+    run_stages(c, [GIT], tenant=tenant)

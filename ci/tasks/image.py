@@ -14,6 +14,7 @@ def image_stage(s: Any) -> Any:
     from ci import image
     from ci.core.results import StageResult
     from ci.tasks.security import age_identity, trusted_keys
+    from ci.tasks.tenants import image_isolation
 
     if not (s.get("model.path") or s.get("package.bundle")):
         return StageResult("image", skipped="no model to serve (ci.model.path, ci.package.bundle)")
@@ -21,7 +22,7 @@ def image_stage(s: Any) -> Any:
     run = s.runner()
     # The image must predict a few rows as development does: the golden set's, else the holdout's.
     tables = [s.root / p for p in (s.get("parity.golden"), s.get("model.holdout")) if p]
-    return image.build_image(
+    built = image.build_image(
         s.get("image"),
         s.get("model"),
         run=run,
@@ -35,14 +36,15 @@ def image_stage(s: Any) -> Any:
         trusted=trusted_keys(s)[1],
         identity=age_identity(s),
     )
+    return image_isolation(s, built)
 
 
 IMAGE = Stage("image", image_stage, quiet=False)
 
 
-@task
-def image(c):
+@task(help={"tenant": "Run with this tenant's settings (ci.tenants)."})
+def image(c, tenant=None):
     """Build the model-serving image with the network off, and prove it serves before it passes."""
     from ci.tasks._boundary import run_stages
 
-    run_stages(c, [IMAGE])
+    run_stages(c, [IMAGE], tenant=tenant)

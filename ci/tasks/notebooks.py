@@ -19,12 +19,12 @@ def notebooks_stage(s: Any) -> Any:
 NOTEBOOKS = Stage("notebooks", notebooks_stage)
 
 
-@task(default=True)
-def check(c):
+@task(default=True, help={"tenant": "Run with this tenant's settings (ci.tenants)."})
+def check(c, tenant=None):
     """Check the notebooks git tracks: stripped, no personal data, ruff per cell; run the chosen ones."""
     from ci.tasks._boundary import run_stages
 
-    run_stages(c, [NOTEBOOKS])
+    run_stages(c, [NOTEBOOKS], tenant=tenant)
 
 
 @task

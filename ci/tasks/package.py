@@ -29,10 +29,10 @@ def package_stage(s: Any) -> Any:
 PACKAGE = Stage("package", package_stage, quiet=False)
 
 
-@task
-def package(c):
+@task(help={"tenant": "Run with this tenant's settings (ci.tenants)."})
+def package(c, tenant=None):
     """Build the wheel and sdist, and the model bundle with its manifest (encrypted to
     ci.security.recipients when set), into ci.package.out."""
     from ci.tasks._boundary import run_stages
 
-    run_stages(c, [PACKAGE])
+    run_stages(c, [PACKAGE], tenant=tenant)

@@ -52,6 +52,7 @@ PARITY = Stage("parity", parity_stage)
 
 @task(
     help={
+        "tenant": "Run with this tenant's settings (ci.tenants).",
         "record": "Score the golden set here and store its predictions beside it (writing it first from a "
         "sample of ci.model.holdout when it is missing); commit both files.",
         "image": "The image to check (ci.parity.image); default: the one ci.image built last.",
@@ -59,8 +60,8 @@ PARITY = Stage("parity", parity_stage)
         "atol": "Absolute tolerance for scores (ci.parity.atol).",
     },
 )
-def parity(c, record=False, image=None, rtol=None, atol=None):
+def parity(c, record=False, image=None, rtol=None, atol=None, tenant=None):
     """Prove the image predicts as development does: the golden set scored in both, libraries compared."""
     from ci.tasks._boundary import run_stages
 
-    run_stages(c, [PARITY.given(record=record, image_ref=image, rtol=rtol, atol=atol)])
+    run_stages(c, [PARITY.given(record=record, image_ref=image, rtol=rtol, atol=atol)], tenant=tenant)

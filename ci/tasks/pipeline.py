@@ -1,4 +1,4 @@
-"""ci.all: every stage that exists, in DESIGN.md's order, into one report."""
+"""ci.all: every stage that exists, in DESIGN.md's order, into one report; per tenant with --tenants."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ from invoke import task
 from ci.core.errors import ConfigError
 from ci.tasks import data, deploy, git, image, model, notebooks, package, parity, push, quality, security
 from ci.tasks._stage import Stage
+from ci.tasks.tenants import ISOLATION, Fanout
 
 # The stages that exist, in pipeline order. A stage joins when it is built, not before.
 STAGES: tuple[Stage, ...] = (
-    git.GIT, quality.LINT, quality.TEST, notebooks.NOTEBOOKS, data.DATA, model.MODEL, model.ONNX,
-    package.PACKAGE, security.SIGN, image.IMAGE, push.PUSH, parity.PARITY, deploy.DEPLOY,
+    git.GIT, quality.LINT, quality.TEST, notebooks.NOTEBOOKS, ISOLATION, data.DATA, model.MODEL,
+    model.ONNX, package.PACKAGE, security.SIGN, image.IMAGE, push.PUSH, parity.PARITY, deploy.DEPLOY,
 )  # fmt: skip
 NAMES = tuple(stage.name for stage in STAGES)
+# Stages of the project as a whole: with tenants, they run once, before the tenants' own.
+COMMON = ("git", "lint", "test", "notebooks")
 
 
 def check_names(source: str, names: list[str]) -> None:
@@ -53,24 +56,37 @@ def _names(values: list[str] | None) -> list[str]:
         "only": "Run only these stages (comma-separated or repeated).",
         "skip": "Leave these stages out (comma-separated or repeated; adds to ci.all.skip).",
         "keep_going": "Go on after a failed stage (ci.all.keep_going; --keep-going=false stops).",
+        "tenants": "all, or tenants' names comma-separated: the project's stages once, then each "
+        "tenant's pipeline in a process of its own, side by side (ci.tenants.jobs at once).",
+        "tenant": "Only this tenant's pipeline, with its settings (as one job of a CI's matrix).",
     },
 )
-def all_(c, only=None, skip=None, keep_going=None):
+def all_(c, only=None, skip=None, keep_going=None, tenants=None, tenant=None):
     """Run the whole pipeline: lint, test, ... Reports go to ci.report_dir."""
     from ci.tasks._boundary import Settings, boundary, run_stages
 
+    more = None
     with boundary():
-        settings = Settings(c).validate()
+        if tenants and tenant:
+            raise ConfigError("--tenants and --tenant: give one; --tenants north,south runs several")
+        settings = Settings(c, tenant).validate()
         only, skip, configured = _names(only), _names(skip), settings.get("all.skip")
         check_names("--only", only)
         check_names("--skip", skip)
         check_names(f"{settings.where(('all', 'skip'))}: ci.all.skip", configured)
         chosen, left_out = select(only, skip + configured)
-    run_stages(
-        c,
-        chosen,
-        settings=settings,
-        fresh=True,
-        keep_going=settings.get("all.keep_going", keep_going),
-        left_out=left_out,
-    )
+        keep_going = settings.get("all.keep_going", keep_going)
+        if tenant:  # the project's own stages are not the tenant's: they run once, without --tenant
+            chosen = [stage for stage in chosen if stage.name not in COMMON]
+            left_out = {name: why for name, why in left_out.items() if name not in COMMON}
+        elif tenants:
+            names = settings.roster().choose(tenants)
+            settings.roster().prepare()  # every tenant's rows, written once before the tenants read them
+            own = [stage.name for stage in chosen if stage.name not in COMMON]
+            fanout = Fanout(names, own, keep_going)
+            chosen = [stage for stage in chosen if stage.name in COMMON] + [
+                Stage("tenants", fanout.stage, quiet=False)
+            ]
+            left_out = {name: why for name, why in left_out.items() if name in COMMON}
+            more = fanout.results
+    run_stages(c, chosen, settings=settings, fresh=True, keep_going=keep_going, left_out=left_out, more=more)

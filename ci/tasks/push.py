@@ -63,9 +63,9 @@ def attest(s: Any, result: Any) -> Any:
 PUSH = Stage("push", push_stage, quiet=False)
 
 
-@task
-def push(c):
+@task(help={"tenant": "Run with this tenant's settings (ci.tenants)."})
+def push(c, tenant=None):
     """Push the built image to ci.push.registry, and check the digest the registry serves."""
     from ci.tasks._boundary import run_stages
 
-    run_stages(c, [PUSH])
+    run_stages(c, [PUSH], tenant=tenant)

@@ -43,26 +43,28 @@ TEST = Stage("test", test_stage, quiet=False)
 @task(
     optional=["format"],
     help={
+        "tenant": "Run with this tenant's settings (ci.tenants).",
         "paths": "Comma-separated files and folders to check (ci.lint.paths).",
         "format": "Also run `ruff format --check` (ci.lint.format); --format=false to skip it.",
     },
 )
-def lint(c, paths=None, format=None):  # noqa: A002 - the flag reads best as --format
+def lint(c, paths=None, format=None, tenant=None):  # noqa: A002 - the flag reads best as --format
     """Lint with ruff: every finding a check, annotated in CI."""
     from ci.tasks._boundary import run_stages
 
-    run_stages(c, [LINT.given(paths=paths, check_format=format)])
+    run_stages(c, [LINT.given(paths=paths, check_format=format)], tenant=tenant)
 
 
 @task(
     help={
+        "tenant": "Run with this tenant's settings (ci.tenants).",
         "paths": "Comma-separated test files and folders (ci.test.paths).",
         "args": "Extra pytest arguments as one quoted string, e.g. \"-x -k 'not slow'\" (ci.test.args).",
         "min_coverage": "Fail below this line coverage, in percent (ci.test.min_coverage).",
     }
 )
-def test(c, paths=None, args=None, min_coverage=None):
+def test(c, paths=None, args=None, min_coverage=None, tenant=None):
     """Run pytest under coverage: JUnit XML, coverage reports, a coverage gate."""
     from ci.tasks._boundary import run_stages
 
-    run_stages(c, [TEST.given(paths=paths, args=args, min_coverage=min_coverage)])
+    run_stages(c, [TEST.given(paths=paths, args=args, min_coverage=min_coverage)], tenant=tenant)

@@ -108,16 +108,21 @@ def sign_stage(s: Any) -> Any:
 SIGN = Stage("sign", sign_stage)
 
 
-@task
-def sign(c):
+@task(
+    help={
+        "tenant": "Run with this tenant's settings (ci.tenants).",
+    }
+)
+def sign(c, tenant=None):
     """Sign the bundle's provenance (in-toto, SLSA, DSSE) with the key of ci.security."""
     from ci.tasks._boundary import run_stages
 
-    run_stages(c, [SIGN])
+    run_stages(c, [SIGN], tenant=tenant)
 
 
 @task(
     help={
+        "tenant": "Run with this tenant's settings (ci.tenants).",
         "path": "A bundle (.bundle.tar or .bundle.tar.age, its .intoto.jsonl beside it) or an image.",
         "identity": "An age identity file: also check that the bundle decrypts to what was signed.",
         "trusted": "Public key or allowed_signers files to trust instead of ci.security.trusted.",
@@ -125,7 +130,7 @@ def sign(c):
     },
     iterable=["trusted"],
 )
-def verify(c, path, identity=None, trusted=None, envelope=None):
+def verify(c, path, identity=None, trusted=None, envelope=None, tenant=None):
     """Check a bundle or an image offline: who signed it, from which commit, and every digest."""
     from ci.core import secrets
     from ci.core.errors import ConfigError
@@ -134,7 +139,7 @@ def verify(c, path, identity=None, trusted=None, envelope=None):
     from ci.tasks._boundary import Settings, boundary
 
     with boundary() as provider:
-        s = Settings(c).validate()
+        s = Settings(c, tenant).validate()
         signers = keys.signers(trusted, Path.cwd())[0] if trusted else trusted_keys(s)[0]
         found = None
         if identity:

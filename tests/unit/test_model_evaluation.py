@@ -211,7 +211,7 @@ def test_stage_is_skipped_without_a_model(project):
 
 
 def test_failed_training_command_fails_the_stage(project):
-    def run(argv, *, quiet=True):
+    def run(argv, *, quiet=True, env=None):
         return Completed(tuple(argv), 2)
 
     result = evaluation.evaluate(
@@ -250,7 +250,7 @@ def test_onnx_double_precision_reaches_float64(project):
 def git(answers):
     """A runner answering git commands by their arguments."""
 
-    def run(argv, *, quiet=True):
+    def run(argv, *, quiet=True, env=None):
         for key, answer in answers.items():
             if " ".join(argv[1:]).startswith(key):
                 return answer

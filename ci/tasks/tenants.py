@@ -1,0 +1,130 @@
+"""ci.tenants.list, the isolation stage, and the fan-out of ci.all --tenants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invoke import task
+
+from ci.tasks._stage import Stage
+
+
+def isolation_stage(s: Any) -> Any:
+    """The tenant's rows share no key with another tenant's, and its bundle no recipient (exit 4)."""
+    from ci.core.errors import SECURITY_ERROR
+    from ci.core.results import StageResult, Status
+    from ci.tenants import isolation
+
+    if not s.tenant:
+        return StageResult("isolation", skipped="no tenant: ci.all --tenants (or --tenant NAME) runs it")
+    roster = s.roster()
+    checks = [*isolation.shared_keys(roster, s.tenant), isolation.shared_recipients(roster, s.tenant)]
+    return breached(StageResult("isolation", checks), SECURITY_ERROR, Status)
+
+
+def breached(result: Any, code: int, status: Any) -> Any:
+    """The result, stopped with the security exit code and its first breach when there is one."""
+    failed = [c for c in result.checks if c.status is status.FAILED]
+    if failed:
+        more = f" (and {len(failed) - 1} more breaches)" if len(failed) > 1 else ""
+        result.error, result.error_code = f"tenant isolation: {failed[0].message}{more}", code
+    return result
+
+
+def image_isolation(s: Any, result: Any) -> Any:
+    """The image stage's result, with the proof that the tenant's image holds no other tenant's file."""
+    from ci import image
+    from ci.core.errors import SECURITY_ERROR
+    from ci.core.results import Status
+    from ci.tenants import isolation
+
+    if not s.tenant or result.status is Status.FAILED or result.skipped:
+        return result
+    roster = s.roster()
+    built = image.built(s.report_dir / "image")
+    check = isolation.foreign_files(
+        image.client(), built["id"], s.tenant, isolation.others_files(roster, s.tenant)
+    )
+    result.checks.append(check)
+    return breached(result, SECURITY_ERROR, Status)
+
+
+ISOLATION = Stage("isolation", isolation_stage)
+
+
+class Fanout:
+    """The tenants' pipelines, run side by side as the stage ``tenants`` of ci.all --tenants."""
+
+    def __init__(self, names: list[str], stages: list[str], keep_going: bool) -> None:
+        self.names, self.stages, self.keep_going = names, stages, keep_going
+        self.outcomes: list[Any] = []
+
+    def stage(self, s: Any) -> Any:
+        from ci.core.results import Check, StageResult, Status
+        from ci.tenants import pool
+
+        args = ["--only", ",".join(self.stages)] + (["--keep-going"] if self.keep_going else [])
+        env = self.distributions(s) if "package" in self.stages else {}
+        count = pool.jobs(s.get("tenants.jobs"))
+        print(f"{len(self.names)} tenants, {min(count, len(self.names))} at a time: {', '.join(self.names)}")
+        self.outcomes = pool.run(
+            self.names,
+            root=s.root,
+            report_dir=lambda name: s.report_dir / "tenants" / name,
+            args=args,
+            env=env,
+            jobs=count,
+            say=lambda line: print(line, flush=True),
+        )
+        checks = []
+        for outcome in self.outcomes:
+            failed = [st.name.partition("/")[2] for st in outcome.stages if st.status is Status.FAILED]
+            said = f"failed: {', '.join(failed)}" if failed else ("passed" if outcome.code == 0 else "failed")
+            message = f"{said}; {outcome.seconds:.1f} s, peak {outcome.peak_mib:.0f} MiB"
+            details = {
+                "exit_code": outcome.code, "seconds": outcome.seconds, "peak_bytes": outcome.peak_bytes,
+                "log": str(outcome.log.relative_to(s.root)),
+            }  # fmt: skip
+            status = Status.PASSED if outcome.code == 0 else Status.FAILED
+            checks.append(Check(outcome.name, status, message, file=details["log"], details=details))
+        return StageResult("tenants", checks)
+
+    def distributions(self, s: Any) -> dict[str, str]:
+        """The project's wheel and sdist, built once for every tenant (two builds in one folder at once
+        would trip over each other), given to each as ci.package.distributions."""
+        import shutil
+
+        from ci import package
+
+        cfg = s.get("package")
+        if cfg.distributions or not package.wants_distributions(cfg, s.root):
+            return {}
+        folder = s.report_dir / "tenants" / "distributions"
+        shutil.rmtree(folder, ignore_errors=True)
+        package.build_distributions(s.runner(), s.root, folder, cfg.isolation)
+        return {"INVOKE_CI_PACKAGE_DISTRIBUTIONS": str(folder.relative_to(s.root))}
+
+    def results(self) -> list[Any]:
+        """Every tenant's stages, named tenant/stage."""
+        return [stage for outcome in self.outcomes for stage in outcome.stages]
+
+
+@task(
+    name="list",
+    help={"format": "json: the names as a JSON list (default); azure: a matrix for Azure Pipelines."},
+)
+def list_(c, format="json"):  # noqa: A002 - the flag reads best as --format
+    """Print the tenants' names as JSON, for a CI's matrix to fan out over."""
+    import json
+
+    from ci.core.errors import ConfigError
+    from ci.tasks._boundary import Settings, boundary
+
+    with boundary():
+        if format not in ("json", "azure"):
+            raise ConfigError(f'--format must be "json" or "azure", got "{format}"')
+        names = Settings(c).validate().roster().names
+        if format == "azure":
+            print(json.dumps({name: {"tenant": name} for name in names}))
+        else:
+            print(json.dumps(names))
