@@ -67,25 +67,31 @@ def keys(tmp_path_factory):
     return folder
 
 
+CLINICS = ("east", "north", "south", "west")  # the example's tenants, each with an age identity of its own
+
+
 def make_keys(folder: Path) -> None:
-    """signing, signing.pub, model.age and model.age.pub in ``folder``, made by ssh-keygen and
-    age-keygen; where they are missing, by dsci's own `ci.keys.create`, except under CI."""
+    """signing, signing.pub, model.age and model.age.pub in ``folder`` (and each clinic's model.age in
+    ``folder/CLINIC``), made by ssh-keygen and age-keygen; where they are missing, by dsci's own
+    `ci.keys.create`, except under CI."""
     folder.mkdir(parents=True, exist_ok=True)
+    ages = [folder / "model.age", *(folder / clinic / "model.age" for clinic in CLINICS)]
     if shutil.which("ssh-keygen") and shutil.which("age-keygen"):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ci@clinic.example",
                         "-f", str(folder / "signing")], check=True)  # fmt: skip
-        subprocess.run(["age-keygen", "-o", str(folder / "model.age")], check=True, capture_output=True)
-        public = subprocess.run(
-            ["age-keygen", "-y", str(folder / "model.age")], capture_output=True, check=True
-        )
-        (folder / "model.age.pub").write_bytes(public.stdout)
+        for age in ages:
+            age.parent.mkdir(exist_ok=True)
+            subprocess.run(["age-keygen", "-o", str(age)], check=True, capture_output=True)
+            public = subprocess.run(["age-keygen", "-y", str(age)], capture_output=True, check=True)
+            age.with_name("model.age.pub").write_bytes(public.stdout)
         return
     if os.environ.get("CI"):
         pytest.fail("ssh-keygen and age-keygen are missing, and CI is set: install them (scripts/bootstrap)")
     from ci.security import keys
 
     keys.create(folder / "signing", "signing", "ci@clinic.example", would_commit=False)
-    keys.create(folder / "model.age", "age", "", would_commit=False)
+    for age in ages:
+        keys.create(age, "age", "", would_commit=False)
 
 
 def copy_example(target: Path, keys: Path) -> Path:
