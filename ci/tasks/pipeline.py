@@ -76,7 +76,10 @@ def all_(c, only=None, skip=None, keep_going=None, tenants=None, tenant=None):
         check_names(f"{settings.where(('all', 'skip'))}: ci.all.skip", configured)
         chosen, left_out = select(only, skip + configured)
         keep_going = settings.get("all.keep_going", keep_going)
-        if tenant:  # the project's own stages are not the tenant's: they run once, without --tenant
+        if not (tenant or tenants):  # isolation is between tenants: a run of the project as one has none
+            chosen = [stage for stage in chosen if stage.name != ISOLATION.name]
+            left_out.pop(ISOLATION.name, None)
+        elif tenant:  # the project's own stages are not the tenant's: they run once, without --tenant
             chosen = [stage for stage in chosen if stage.name not in COMMON]
             left_out = {name: why for name, why in left_out.items() if name not in COMMON}
         elif tenants:

@@ -216,7 +216,7 @@ def _column_values(cfg: Any, tree: dict[str, Any], root: Path) -> list[str]:
         frame = split.read(path, [cfg.column])
         if cfg.column not in frame.columns:
             raise ConfigError(
-                f"ci.tenants.column: {display(path)} has no column {cfg.column!r}; "
+                f"ci.tenants.column: {_shown(root, path)} has no column {cfg.column!r}; "
                 f"columns: {', '.join(split.read(path).columns)}"
             )
         values.update(dict.fromkeys(v for v in frame[cfg.column].drop_nulls().unique().sort().to_list()))

@@ -43,7 +43,9 @@ def test_yaml_syntax_error_exits_2_naming_line_and_column(example, invoke):
 def test_unknown_stage_in_only_exits_2(example, invoke):
     done = invoke(example, "ci.all", "--only", "lint,tset")
     assert done.returncode == 2
-    stages = "git, lint, test, notebooks, data, model, onnx, package, sign, image, push, parity, deploy"
+    stages = (
+        "git, lint, test, notebooks, isolation, data, model, onnx, package, sign, image, push, parity, deploy"
+    )
     assert (
         one_error_line(done) == f"error: --only: unknown stage 'tset'; did you mean 'test'? stages: {stages}"
     )

@@ -40,18 +40,33 @@ def test_four_clinics_run_side_by_side_through_image_parity_and_deploy(clinics):
     for name in ("git", "lint", "test", "notebooks"):  # the project's own, once
         assert found[name]["status"] == "passed"
     for clinic in CLINICS:
-        for stage in ("isolation", "data", "model", "onnx", "package", "sign", "image", "push", "parity", "deploy"):
+        for stage in (
+            "isolation",
+            "data",
+            "model",
+            "onnx",
+            "package",
+            "sign",
+            "image",
+            "push",
+            "parity",
+            "deploy",
+        ):
             assert found[f"{clinic}/{stage}"]["status"] == "passed", (clinic, stage)
         own = json.loads((folder / "build" / "ci" / "tenants" / clinic / "report.json").read_text())
         assert own["status"] == "passed" and {s["name"] for s in own["stages"]} >= {"isolation", "parity"}
-        image = json.loads((folder / "build" / "ci" / "tenants" / clinic / "image" / "image.json").read_text())
+        image = json.loads(
+            (folder / "build" / "ci" / "tenants" / clinic / "image" / "image.json").read_text()
+        )
         assert image["tags"][0].startswith(f"clinic-{clinic}:")
         checks = {c["name"]: c for c in found[f"{clinic}/image"]["checks"]}
         assert checks["image"]["status"] == "passed" and "other tenants' " in checks["image"]["message"]
     # One row per tenant in the overview: its time and its process tree's peak memory.
     overview = {c["name"]: c for c in found["tenants"]["checks"]}
     assert set(overview) == set(CLINICS)
-    assert all(c["details"]["peak_bytes"] > 50 * 2**20 and c["details"]["seconds"] > 0 for c in overview.values())
+    assert all(
+        c["details"]["peak_bytes"] > 50 * 2**20 and c["details"]["seconds"] > 0 for c in overview.values()
+    )
     summary = (folder / "build" / "ci" / "summary.md").read_text()
     assert all(f"| {clinic}/parity | ✅ passed" in summary for clinic in CLINICS)
     # They ran at once (ci.tenants.jobs 4): each started before any deployed.
@@ -66,7 +81,9 @@ def test_each_clinics_log_is_its_own(clinics):
         log = (folder / "build" / "ci" / "tenants" / clinic / "ci.log").read_text()
         assert f"tenants/{clinic}/" in log
         others = [other for other in CLINICS if other != clinic]
-        assert not any(f"tenants/{other}/model" in log or f"clinic-{other}:" in log for other in others), clinic
+        assert not any(f"tenants/{other}/model" in log or f"clinic-{other}:" in log for other in others), (
+            clinic
+        )
 
 
 def test_a_clinics_bundle_opens_with_its_own_identity_and_no_other(clinics, keys):
@@ -129,8 +146,8 @@ def test_a_failing_clinic_stops_no_other_and_the_report_says_which(example, invo
     assert all(found[f"{c}/model"]["status"] == "passed" for c in CLINICS if c != "east")
     overview = {c["name"]: c for c in found["tenants"]["checks"]}
     assert overview["east"]["status"] == "failed" and overview["east"]["message"].startswith("failed: model;")
-    assert re.search(r"tenant east failed \(exit 1\) in [0-9.]+ s, peak [0-9]+ MiB; log: build/ci/tenants/east/ci.log",
-                     done.stdout)  # fmt: skip
+    said = r"tenant east failed \(exit 1\) in [0-9.]+ s, peak [0-9]+ MiB; log: build/ci/tenants/east/ci.log"
+    assert re.search(said, done.stdout)
 
 
 def test_clinics_sharing_a_recipient_are_refused_with_exit_4(example, invoke):
@@ -140,15 +157,21 @@ def test_clinics_sharing_a_recipient_are_refused_with_exit_4(example, invoke):
                                lambda m: m.group(0).replace("{tenant}/", ""), text))  # fmt: skip
     done = invoke(example, "ci.all", "--tenant", "north", "--only", "isolation")
     assert done.returncode == 4, done.stdout[-3000:] + done.stderr
-    assert re.search(r"error: tenant isolation: tenants north and east share the age recipient age1\w{12}… "
-                     r"\(\S+model\.age\.pub; \S+model\.age\.pub\) \(and 2 more\): either's identity opens the "
-                     r"other's bundle", done.stderr)  # fmt: skip
+    said = (
+        r"error: tenant isolation: tenants north and east share the age recipient age1\w{12}… "
+        r"\(\S+model\.age\.pub; \S+model\.age\.pub\) \(and 2 more\): either's identity opens the "
+        r"other's bundle"
+    )
+    assert re.search(said, done.stderr)
 
 
 def test_an_unknown_clinic_and_a_filter_that_matches_nothing_are_named(example, invoke):
     done = invoke(example, "ci.all", "--tenant", "nrth")
     assert done.returncode == 2
-    assert "error: --tenant: unknown tenant 'nrth'; did you mean 'north'? tenants: east, north, south, west" in done.stderr
+    assert (
+        "error: --tenant: unknown tenant 'nrth'; did you mean 'north'? tenants: east, north, south, west"
+        in done.stderr
+    )
     settings = example / "invoke.yaml"
     settings.write_text(settings.read_text().replace(
         "      - name: west\n", "      - name: west\n        filter: clinic = 'wset'\n"))  # fmt: skip
