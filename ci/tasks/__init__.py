@@ -50,6 +50,7 @@ def collection(*, declare_defaults: bool = True) -> Collection:
     ns.add_collection(Collection("azure", azure.sync))
     ns.add_collection(Collection("report", report.publish))
     ns.add_collection(Collection("keys", security.create))
+    ns.add_task(tenants.isolation)
     ns.add_collection(Collection("tenants", tenants.list_))
     ns.add_task(deploy.releases)
     ns.add_task(deploy.rollback)

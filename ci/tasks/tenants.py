@@ -52,6 +52,14 @@ def image_isolation(s: Any, result: Any) -> Any:
 ISOLATION = Stage("isolation", isolation_stage)
 
 
+@task(help={"tenant": "The tenant whose isolation to prove (ci.tenants)."})
+def isolation(c, tenant=None):
+    """Prove a tenant's rows share no key with another's and its bundle no recipient (exit 4 if they do)."""
+    from ci.tasks._boundary import run_stages
+
+    run_stages(c, [ISOLATION], tenant=tenant)
+
+
 class Fanout:
     """The tenants' pipelines, run side by side as the stage ``tenants`` of ci.all --tenants."""
 
@@ -109,22 +117,40 @@ class Fanout:
         return [stage for outcome in self.outcomes for stage in outcome.stages]
 
 
+FORMATS = ("json", "lines", "github", "azure")
+
+
 @task(
     name="list",
-    help={"format": "json: the names as a JSON list (default); azure: a matrix for Azure Pipelines."},
+    help={
+        "format": "json: the names as a JSON list (default); lines: one per line; github: names=<the list> "
+        "added to $GITHUB_OUTPUT; azure: the output variable matrix set to an Azure Pipelines matrix.",
+    },
 )
 def list_(c, format="json"):  # noqa: A002 - the flag reads best as --format
-    """Print the tenants' names as JSON, for a CI's matrix to fan out over."""
+    """Print the tenants' names, for a CI's matrix to fan out over (one job per tenant)."""
     import json
 
     from ci.core.errors import ConfigError
     from ci.tasks._boundary import Settings, boundary
 
-    with boundary():
-        if format not in ("json", "azure"):
-            raise ConfigError(f'--format must be "json" or "azure", got "{format}"')
+    with boundary() as provider:
+        if format not in FORMATS:
+            raise ConfigError(f"--format must be one of {', '.join(FORMATS)}; got {format!r}")
         names = Settings(c).validate().roster().names
-        if format == "azure":
-            print(json.dumps({name: {"tenant": name} for name in names}))
+        if format == "lines":
+            print("\n".join(names))
+        elif format == "azure":  # a logging command: the job's output variable list.matrix
+            matrix = json.dumps({name: {"tenant": name} for name in names})
+            print(f"##vso[task.setvariable variable=matrix;isOutput=true]{matrix}")
+        elif format == "github":
+            output = provider.environ.get("GITHUB_OUTPUT")
+            if not output:
+                raise ConfigError(
+                    "--format github: GITHUB_OUTPUT is not set; it is, in a GitHub Actions step"
+                )
+            with open(output, "a", encoding="utf-8") as f:
+                f.write(f"names={json.dumps(names)}\n")
+            print(json.dumps(names))
         else:
             print(json.dumps(names))

@@ -7,7 +7,10 @@
 // Every stage calls one Invoke task; see dsciPipeline.txt for the options.
 
 def call(Map config = [:]) {
-    List stages = config.get('stages', ['git', 'lint', 'test', 'notebooks', 'data', 'model', 'onnx', 'package', 'sign', 'image', 'push', 'parity', 'deploy'])
+    List stages = config.get('stages', ['git', 'lint', 'test', 'notebooks', 'isolation', 'data', 'model', 'onnx', 'package', 'sign', 'image', 'push', 'parity', 'deploy'])
+    boolean tenants = config.get('tenants', false)  // each tenant of ci.tenants on an agent of its own, side by side
+    List projectStages = config.get('projectStages', ['git', 'lint', 'test', 'notebooks'])  // with tenants: run once
+    String tenantLabel = config.get('tenantLabel', '')  // the agents' label for the tenants' branches; '' any
     String requirement = config.get('requirement', 'dsci[all]')
     String image = config.get('image', '')  // run the stages in this Docker image (the sandbox); '' runs on the agent
     String credentials = config.get('registryCredentials', '')
@@ -43,7 +46,7 @@ def call(Map config = [:]) {
             stage('dsci') {
                 steps {
                     script {
-                        for (String name in stages) {
+                        for (String name in (tenants ? stages.findAll { it in projectStages } : stages)) {
                             stage(name) {
                                 if (name == 'sign' && signingCredentials) {  // the key's file is ci.security.key_file
                                     withCredentials([file(credentialsId: signingCredentials,
@@ -61,12 +64,45 @@ def call(Map config = [:]) {
                                 }
                             }
                         }
+                        if (tenants) {
+                            stage('tenants') {
+                                List names = dsciOutput(image, credentials, '.venv/bin/invoke ci.tenants.list --format lines').split('\n')
+                                List own = stages.findAll { !(it in projectStages) && (it != 'deploy' || env.BRANCH_NAME == 'main') }
+                                def branches = [:]
+                                for (String name in names) {
+                                    String tenant = name
+                                    branches[tenant] = {
+                                        dsciNode(tenantLabel) {
+                                            checkout scm
+                                            dsciRun(image, credentials, "python3 -m venv .venv && .venv/bin/python -m pip install --quiet '${requirement}'")
+                                            try {
+                                                withSigningKey(signingCredentials) {
+                                                    withKubeconfig(kubeconfigCredentials) {
+                                                        dsciRun(image, credentials, ".venv/bin/invoke ci.all --tenant ${tenant} --only ${own.join(',')}")
+                                                    }
+                                                }
+                                            } finally {
+                                                junit allowEmptyResults: true, testResults: "build/ci/tenants/${tenant}/junit.xml"
+                                                archiveArtifacts artifacts: "build/ci/tenants/${tenant}/**", allowEmptyArchive: true
+                                            }
+                                        }
+                                    }
+                                }
+                                parallel branches  // one tenant's failure stops no other
+                            }
+                        }
                         if (release && env.BRANCH_NAME == 'main') {
                             stage('release') {
                                 // Jenkins' own approval; then dsci asks for the signed sign-offs.
                                 input message: "Promote what serves in ${promoteFrom} to ${release}?", ok: 'Release'
                                 withKubeconfig(kubeconfigCredentials) {
-                                    dsciRun(image, credentials, ".venv/bin/invoke ci.deploy --env ${release} --from ${promoteFrom}")
+                                    if (tenants) {  // each tenant's release, by its own digests
+                                        for (String name in dsciOutput(image, credentials, '.venv/bin/invoke ci.tenants.list --format lines').split('\n')) {
+                                            dsciRun(image, credentials, ".venv/bin/invoke ci.deploy --env ${release} --from ${promoteFrom} --tenant ${name}")
+                                        }
+                                    } else {
+                                        dsciRun(image, credentials, ".venv/bin/invoke ci.deploy --env ${release} --from ${promoteFrom}")
+                                    }
                                 }
                             }
                         }
@@ -98,6 +134,36 @@ def call(Map config = [:]) {
             }
         }
     }
+}
+
+// The body on an agent of the label, or any agent when the label is ''.
+def dsciNode(String label, Closure body) {
+    if (label) {
+        node(label) { body() }
+    } else {
+        node { body() }
+    }
+}
+
+// The body with the signing key's secret file as ci.security.key_file, when a credential is given.
+def withSigningKey(String credentials, Closure body) {
+    if (credentials) {
+        withCredentials([file(credentialsId: credentials, variable: 'INVOKE_CI_SECURITY_KEY_FILE')]) { body() }
+    } else {
+        body()
+    }
+}
+
+// What a shell command prints, on the agent or inside the Docker image.
+String dsciOutput(String image, String credentials, String command) {
+    String out = ''
+    Closure body = { out = sh(script: command, returnStdout: true).trim() }
+    if (image) {
+        docker.image(image).inside { body() }
+    } else {
+        body()
+    }
+    return out
 }
 
 // The body with KUBECONFIG naming the secret file of a credential, when one is given.

@@ -263,16 +263,58 @@ def test_every_template_releases_behind_the_cis_approval_and_dsci_sign_offs():
     comes before `invoke ci.deploy --env ... --from ...`, which asks for dsci's signed sign-offs."""
     github = yaml.safe_load((REPO / "github-actions" / "workflows" / "dsci.yml").read_text())
     release = github["jobs"]["release"]
-    assert release["environment"] == "${{ inputs.release }}" and release["needs"] == "dsci"
-    assert release["steps"][-1]["run"] == 'invoke ci.deploy --env "$RELEASE" --from "$FROM"'
+    assert release["environment"] == "${{ inputs.release }}" and release["needs"][0] == "dsci"
+    assert (
+        release["steps"][-1]["run"]
+        == 'invoke ci.deploy --env "$RELEASE" --from "$FROM" ${TENANT:+--tenant "$TENANT"}'
+    )
     assert "release: production" in (REPO / "github-actions" / "workflows" / "ci.yml").read_text()
     azure = yaml.safe_load((REPO / "azure-pipelines" / "templates" / "stages.yml").read_text())
-    (job,) = next(s for s in azure["stages"] if s["stage"] == "release")["jobs"]
+    job = next(s for s in azure["stages"] if s["stage"] == "release")["jobs"][0]
     assert job["environment"] == "${{ parameters.release }}"
     steps = job["strategy"]["runOnce"]["deploy"]["steps"]
-    assert steps[-1]["script"].startswith("invoke ci.deploy --env ${{ parameters.release }} --from ")
+    assert steps[-1]["template"] == "release.yml"
+    promote = yaml.safe_load((REPO / "azure-pipelines" / "templates" / "release.yml").read_text())
+    assert promote["steps"][-1]["script"].startswith('invoke ci.deploy --env "$RELEASE" --from "$FROM"')
     jenkinsfile = (REPO / "jenkins" / "Jenkinsfile").read_text()
     stage = jenkinsfile[jenkinsfile.index("stage('release')") :]
     assert stage.index("input {") < stage.index('invoke ci.deploy --env "$DSCI_RELEASE" --from')
     library = (REPO / "jenkins" / "vars" / "dsciPipeline.groovy").read_text()
     assert library.index("input message:") < library.index("invoke ci.deploy --env ${release} --from")
+
+
+def test_every_template_fans_tenants_out_one_job_each():
+    """The tenants of `invoke ci.tenants.list` as a matrix (GitHub, Azure) or parallel branches (Jenkins),
+    each job running `invoke ci.all --tenant NAME`, after the project's own stages."""
+    github = yaml.safe_load((REPO / "github-actions" / "workflows" / "dsci.yml").read_text())
+    listed, tenant = github["jobs"]["tenants"], github["jobs"]["tenant"]
+    assert listed["steps"][-1]["run"] == "invoke ci.tenants.list --format github"
+    assert listed["outputs"]["names"] == "${{ steps.list.outputs.names }}"
+    assert tenant["needs"] == ["dsci", "tenants"] and tenant["strategy"]["fail-fast"] is False
+    assert tenant["strategy"]["matrix"]["tenant"] == "${{ fromJSON(needs.tenants.outputs.names) }}"
+    assert tenant["steps"][-1]["with"]["tenant"] == "${{ matrix.tenant }}"
+    action = yaml.safe_load((REPO / "github-actions" / "action.yml").read_text())
+    run = next(step for step in action["runs"]["steps"] if step.get("name") == "dsci")["run"]
+    assert run == 'invoke ci.all --only "$STAGES" --skip "$SKIP" ${TENANT:+--tenant "$TENANT"}'
+
+    azure = yaml.safe_load((REPO / "azure-pipelines" / "templates" / "tenant-stages.yml").read_text())
+    jobs = {
+        job.get("job") or job.get("deployment"): job for stage in azure["stages"] for job in stage["jobs"]
+    }
+    assert jobs["tenant"]["strategy"]["matrix"] == "$[ dependencies.tenants.outputs['list.matrix'] ]"
+    assert jobs["shipTenant"]["strategy"]["matrix"] == "$[ dependencies.ship.outputs['ship.list.matrix'] ]"
+    assert jobs["ship"]["environment"] == "${{ parameters.environment }}"
+    assert jobs["tenant"]["steps"][0]["parameters"]["tenant"] == "$(tenant)"
+    listing = yaml.safe_load((REPO / "azure-pipelines" / "templates" / "tenants.yml").read_text())["steps"][
+        -1
+    ]
+    assert listing == {"script": "invoke ci.tenants.list --format azure", "name": "list",
+                       "displayName": "List the tenants"}  # fmt: skip
+    steps = yaml.safe_load((REPO / "azure-pipelines" / "templates" / "steps.yml").read_text())["steps"]
+    assert any(s.get("script", "").endswith('${TENANT:+--tenant "$TENANT"}') for s in steps)
+
+    jenkinsfile = (REPO / "jenkins" / "Jenkinsfile").read_text()
+    assert "invoke ci.tenants.list --format lines" in jenkinsfile and "parallel branches" in jenkinsfile
+    assert '.venv/bin/invoke ci.all --tenant "$TENANT" --skip "$SKIP"' in jenkinsfile
+    library = (REPO / "jenkins" / "vars" / "dsciPipeline.groovy").read_text()
+    assert "parallel branches" in library and "invoke ci.all --tenant ${tenant} --only" in library

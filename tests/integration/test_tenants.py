@@ -184,8 +184,22 @@ def test_an_unknown_clinic_and_a_filter_that_matches_nothing_are_named(example, 
     assert invoke(example, "ci.data", "--tenant", "north").returncode == 0  # the others still run
 
 
-def test_tenants_list_prints_the_names_for_a_matrix(example, invoke):
+def test_tenants_list_prints_the_names_for_a_matrix(example, invoke, tmp_path):
     done = invoke(example, "ci.tenants.list")
     assert done.returncode == 0 and json.loads(done.stdout) == list(CLINICS)
-    azure = json.loads(invoke(example, "ci.tenants.list", "--format", "azure").stdout)
-    assert azure == {clinic: {"tenant": clinic} for clinic in CLINICS}
+    azure = invoke(example, "ci.tenants.list", "--format", "azure").stdout
+    assert (
+        azure
+        == "##vso[task.setvariable variable=matrix;isOutput=true]"
+        + json.dumps({clinic: {"tenant": clinic} for clinic in CLINICS})
+        + "\n"
+    )
+    output = tmp_path / "github-output"
+    github = invoke(
+        example, "ci.tenants.list", "--format", "github", GITHUB_ACTIONS="true", GITHUB_OUTPUT=str(output)
+    )
+    assert github.returncode == 0 and output.read_text() == f"names={json.dumps(list(CLINICS))}\n"
+    assert invoke(example, "ci.tenants.list", "--format", "lines").stdout == "east\nnorth\nsouth\nwest\n"
+    wrong = invoke(example, "ci.tenants.list", "--format", "yaml")
+    assert wrong.returncode == 2
+    assert "error: --format must be one of json, lines, github, azure; got 'yaml'" in wrong.stderr

@@ -71,6 +71,7 @@ def test_collection_declares_every_default_and_the_tasks():
         "releases": [],
         "rollback": [],
         "signoff": [],
+        "isolation": [],
         "tenants.list": [],
     }
     assert ns.configuration()["ci"]["test"]["paths"] == ["tests"]
