@@ -121,6 +121,11 @@ class Settings:
         return value
 
     @property
+    def runtime_file(self) -> str:
+        """The settings file given with `invoke -f`, or ""."""
+        return layers(self._config)[0][1] or ""
+
+    @property
     def report_dir(self) -> Path:
         return self.root / self.get("report_dir")
 

@@ -73,6 +73,8 @@ class Fanout:
 
         args = ["--only", ",".join(self.stages)] + (["--keep-going"] if self.keep_going else [])
         env = self.distributions(s) if "package" in self.stages else {}
+        if s.runtime_file:  # `invoke -f FILE`: each tenant's process reads it too
+            env["INVOKE_RUNTIME_CONFIG"] = s.runtime_file
         count = pool.jobs(s.get("tenants.jobs"))
         print(f"{len(self.names)} tenants, {min(count, len(self.names))} at a time: {', '.join(self.names)}")
         self.outcomes = pool.run(

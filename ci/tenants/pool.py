@@ -44,7 +44,11 @@ class Outcome:
 
 def jobs(setting: int) -> int:
     """Tenants at once: the setting, else one per core this process may use."""
-    return setting or len(os.sched_getaffinity(0))
+    if setting:
+        return setting
+    if hasattr(os, "sched_getaffinity"):  # Linux: the cores this process may use
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def run(

@@ -31,15 +31,31 @@ class Tenant:
     """One tenant: where it is declared, which rows are its, its files and its settings."""
 
     name: str
-    declared: str  # "ci.tenants.list[2]" or "ci.tenants.column clinic"
-    condition: str  # its rows, as the user reads it: "clinic = 'north'"; "" with files of its own only
+    declared: str  # "ci.tenants.list[2] (acme)" or "ci.tenants.column clinic"
+    filter: str  # its rows as an SQL condition, as given; "" for the column's value, or files of its own
+    column: str  # ci.tenants.column
     own: dict[str, str]  # common data path -> its own file
     tree: dict[str, Any] = field(default_factory=dict)  # its ci settings, laid over the common ones
     files: dict[str, str] = field(default_factory=dict)  # common data path -> the path it reads
 
     @property
-    def report_dir(self) -> str:
-        return self.tree["report_dir"]
+    def condition(self) -> str:
+        """Its rows, as the messages show them: "clinic = 'north'"; "" with files of its own only."""
+        return self.filter or (f"{self.column} = '{self.name}'" if self.column else "")
+
+    def rows(self) -> Any:
+        """Its rows as a polars expression."""
+        import polars as pl
+
+        if not self.filter:
+            return pl.col(self.column).cast(pl.String) == self.name
+        try:
+            return pl.sql_expr(self.filter)
+        except pl.exceptions.PolarsError as error:
+            first = str(error).splitlines()[0]
+            raise ConfigError(
+                f"{self.declared}: filter {self.filter!r} is no SQL condition: {first}"
+            ) from None
 
 
 class Roster:
@@ -50,7 +66,7 @@ class Roster:
         self.common = tree
         self.cfg = values.tenants
         self.tenants = {t.name: t for t in _declare(self.cfg, tree, root)}
-        project = _project_name(values, root)
+        project = _project_name(root)
         for tenant in self.tenants.values():
             tenant.files = _files(tenant, tree)
             tenant.tree = layered(tree, tenant, project)
@@ -85,19 +101,18 @@ class Roster:
     def prepare(self) -> dict[str, dict[str, int]]:
         """Write every tenant's rows of the common files; rows kept, by tenant and common path."""
         kept: dict[str, dict[str, int]] = {name: {} for name in self.tenants}
+        sources: dict[Path, split.Source] = {}
         for tenant in self.tenants.values():
             if not tenant.condition:
                 continue
-            condition = _condition(tenant, self.cfg.column)
+            condition, shown = tenant.rows(), f"{tenant.declared}: {tenant.condition}"
             for common, mine in tenant.files.items():
                 if common in tenant.own:
                     continue
-                for source in split.expand(self.root, common):
-                    target = _target(self.root, mine, common, source)
-                    shown = f"{tenant.declared}: {tenant.condition}"
-                    kept[tenant.name][_shown(self.root, source)] = split.split(
-                        source, target, condition, shown=shown
-                    )
+                for path in split.expand(self.root, common):
+                    source = sources.get(path) or sources.setdefault(path, split.Source(path))
+                    rows = source.split(_target(self.root, mine, common, path), condition, shown=shown)
+                    kept[tenant.name][_shown(self.root, path)] = rows
         return kept
 
     def check_rows(self, name: str, kept: dict[str, dict[str, int]]) -> None:
@@ -190,8 +205,9 @@ def _declare(cfg: Any, tree: dict[str, Any], root: Path) -> list[Tenant]:
     tenants = []
     for name in [*found, *(n for n in listed if n not in found)]:
         where, item = listed.get(name, (f"ci.tenants.column {cfg.column}", None))
-        condition = (item.filter if item else "") or (f"{cfg.column} = '{name}'" if cfg.column else "")
-        tenants.append(Tenant(name, where, condition, dict(item.data) if item else {}))
+        tenants.append(
+            Tenant(name, where, item.filter if item else "", cfg.column, dict(item.data) if item else {})
+        )
     return tenants
 
 
@@ -253,21 +269,6 @@ def _files(tenant: Tenant, tree: dict[str, Any]) -> dict[str, str]:
     return files
 
 
-def _condition(tenant: Tenant, column: str) -> Any:
-    """The tenant's rows as a polars expression."""
-    import polars as pl
-
-    if column and tenant.condition == f"{column} = '{tenant.name}'":
-        return pl.col(column).cast(pl.String) == tenant.name
-    try:
-        return pl.sql_expr(tenant.condition)
-    except pl.exceptions.PolarsError as error:
-        first = str(error).splitlines()[0]
-        raise ConfigError(
-            f"{tenant.declared}: filter {tenant.condition!r} is no SQL condition: {first}"
-        ) from None
-
-
 def _target(root: Path, mine: str, common: str, source: Path) -> Path:
     """Where the tenant's rows of ``source`` go: its split path, for a glob each file by its name."""
     if not split.glob.has_magic(common):
@@ -324,7 +325,7 @@ def _own_settings(tree: dict[str, Any], name: str) -> dict[str, Any]:
     return {}
 
 
-def _project_name(values: Any, root: Path) -> str:
+def _project_name(root: Path) -> str:
     from ci.image import project_metadata
 
     return project_metadata(root).get("name") or root.resolve().name

@@ -46,45 +46,57 @@ def read(path: Path, columns: Iterable[str] | None = None) -> Any:
         ) from None
 
 
-def split(source: Path, target: Path, condition: Any, *, shown: str) -> int:
-    """Write the rows of ``source`` that ``condition`` (a polars expression) keeps to ``target``.
+class Source:
+    """A common data file, read once however many tenants take their rows of it."""
 
-    ``shown`` is the condition as the user wrote it, for the messages. Returns how many rows it kept."""
-    import polars as pl
+    def __init__(self, path: Path) -> None:
+        import polars as pl
 
-    try:
-        frame = (
-            pl.read_parquet(source) if is_parquet(source) else pl.read_csv(source, infer_schema_length=None)
-        )
-    except (OSError, pl.exceptions.PolarsError) as error:
-        raise ConfigError(
-            f"{display(source)}: cannot be read as a table: {str(error).splitlines()[0]}"
-        ) from None
-    try:
-        kept = frame.with_row_index("__row").filter(condition)["__row"].to_list()
-    except pl.exceptions.PolarsError as error:
-        first = str(error).splitlines()[0]
-        raise ConfigError(f"{shown} cannot select rows of {display(source)}: {first}") from None
-    if is_parquet(source):
-        data = _parquet(frame, kept)
-    else:
-        data = _csv_lines(source, frame.height, kept) or _csv(frame, kept)
-    if not (target.is_file() and target.read_bytes() == data):
-        files.write_bytes(target, data)
-    return len(kept)
+        self.path = path
+        try:
+            if is_parquet(path):
+                self.frame = pl.read_parquet(path)
+            else:
+                self.frame = pl.read_csv(path, infer_schema_length=None)
+        except (OSError, pl.exceptions.PolarsError) as error:
+            first = str(error).splitlines()[0]
+            raise ConfigError(f"{display(path)}: cannot be read as a table: {first}") from None
+        self.lines = None if is_parquet(path) else _rows_as_lines(path, self.frame.height)
+        self.indexed = self.frame.with_row_index("__row")
+
+    def split(self, target: Path, condition: Any, *, shown: str) -> int:
+        """Write the rows that ``condition`` (a polars expression) keeps to ``target``; how many it kept.
+
+        ``shown`` is the condition as the user wrote it, for the messages."""
+        import polars as pl
+
+        try:
+            kept = self.indexed.filter(condition)["__row"].to_list()
+        except pl.exceptions.PolarsError as error:
+            first = str(error).splitlines()[0]
+            raise ConfigError(f"{shown} cannot select rows of {display(self.path)}: {first}") from None
+        if self.lines is not None:
+            data = b"".join([self.lines[0], *(self.lines[i + 1] for i in kept)])
+        elif is_parquet(self.path):
+            data = _parquet(self.frame, kept)
+        else:
+            data = _csv(self.frame, kept)
+        if not (target.is_file() and target.read_bytes() == data):
+            files.write_bytes(target, data)
+        return len(kept)
 
 
-def _csv_lines(source: Path, rows: int, kept: list[int]) -> bytes | None:
-    """The header and the kept lines of ``source`` as they stand; None when lines are not rows."""
+def _rows_as_lines(source: Path, rows: int) -> list[bytes] | None:
+    """The header and rows of a CSV as its lines stand (the last one ended); None when lines are not
+    rows (a field with a line break inside)."""
     lines = source.read_bytes().splitlines(keepends=True)
     while lines and not lines[-1].strip():
         lines.pop()
-    if len(lines) != rows + 1:  # a field with a line break inside: the lines are not the rows
+    if len(lines) != rows + 1:
         return None
-    body = [lines[0], *(lines[i + 1] for i in kept)]
-    if body[-1] and not body[-1].endswith(b"\n"):
-        body[-1] += b"\n"
-    return b"".join(body)
+    if not lines[-1].endswith(b"\n"):
+        lines[-1] += b"\n"
+    return lines
 
 
 def _csv(frame: Any, kept: list[int]) -> bytes:

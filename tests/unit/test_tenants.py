@@ -115,7 +115,7 @@ def test_a_filter_is_sql_on_typed_columns_and_parquet_stays_typed(tmp_path):
     source = tmp_path / "data" / "t.parquet"
     pl.read_csv(tmp_path / "data" / "train.csv").write_parquet(source)
     target = tmp_path / "out.parquet"
-    assert split.split(source, target, pl.sql_expr("x > 2"), shown="x > 2") == 3
+    assert split.Source(source).split(target, pl.sql_expr("x > 2"), shown="x > 2") == 3
     assert pl.read_parquet(target).schema["x"] == pl.Float64
 
 
