@@ -66,7 +66,7 @@ def call(Map config = [:]) {
                         }
                         if (tenants) {
                             stage('tenants') {
-                                List names = dsciOutput(image, credentials, '.venv/bin/invoke ci.tenants.list --format lines').split('\n')
+                                List names = dsciOutput(image, '.venv/bin/invoke ci.tenants.list --format lines').split('\n')
                                 List own = stages.findAll { !(it in projectStages) && (it != 'deploy' || env.BRANCH_NAME == 'main') }
                                 def branches = [:]
                                 for (String name in names) {
@@ -76,7 +76,7 @@ def call(Map config = [:]) {
                                             checkout scm
                                             dsciRun(image, credentials, "python3 -m venv .venv && .venv/bin/python -m pip install --quiet '${requirement}'")
                                             try {
-                                                withSigningKey(signingCredentials) {
+                                                withSecretFile(signingCredentials, 'INVOKE_CI_SECURITY_KEY_FILE') {  // ci.security.key_file
                                                     withKubeconfig(kubeconfigCredentials) {
                                                         dsciRun(image, credentials, ".venv/bin/invoke ci.all --tenant ${tenant} --only ${own.join(',')}")
                                                     }
@@ -97,7 +97,7 @@ def call(Map config = [:]) {
                                 input message: "Promote what serves in ${promoteFrom} to ${release}?", ok: 'Release'
                                 withKubeconfig(kubeconfigCredentials) {
                                     if (tenants) {  // each tenant's release, by its own digests
-                                        for (String name in dsciOutput(image, credentials, '.venv/bin/invoke ci.tenants.list --format lines').split('\n')) {
+                                        for (String name in dsciOutput(image, '.venv/bin/invoke ci.tenants.list --format lines').split('\n')) {
                                             dsciRun(image, credentials, ".venv/bin/invoke ci.deploy --env ${release} --from ${promoteFrom} --tenant ${name}")
                                         }
                                     } else {
@@ -145,17 +145,8 @@ def dsciNode(String label, Closure body) {
     }
 }
 
-// The body with the signing key's secret file as ci.security.key_file, when a credential is given.
-def withSigningKey(String credentials, Closure body) {
-    if (credentials) {
-        withCredentials([file(credentialsId: credentials, variable: 'INVOKE_CI_SECURITY_KEY_FILE')]) { body() }
-    } else {
-        body()
-    }
-}
-
 // What a shell command prints, on the agent or inside the Docker image.
-String dsciOutput(String image, String credentials, String command) {
+String dsciOutput(String image, String command) {
     String out = ''
     Closure body = { out = sh(script: command, returnStdout: true).trim() }
     if (image) {
@@ -168,8 +159,13 @@ String dsciOutput(String image, String credentials, String command) {
 
 // The body with KUBECONFIG naming the secret file of a credential, when one is given.
 def withKubeconfig(String credentials, Closure body) {
+    withSecretFile(credentials, 'KUBECONFIG', body)
+}
+
+// The body with the variable naming the secret file of a credential, when one is given.
+def withSecretFile(String credentials, String variable, Closure body) {
     if (credentials) {
-        withCredentials([file(credentialsId: credentials, variable: 'KUBECONFIG')]) { body() }
+        withCredentials([file(credentialsId: credentials, variable: variable)]) { body() }
     } else {
         body()
     }
