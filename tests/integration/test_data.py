@@ -40,7 +40,7 @@ def test_pii_scan_finds_a_planted_card_and_email_and_prints_them_only_masked(exa
         f"id,note\n1,paid with {CARD}\n2,mail {EMAIL}\n3,nothing\n"
     )
     settings = example / "invoke.yaml"
-    settings.write_text(settings.read_text().replace("  data:\n", "  data:\n    pii: {git: true}\n"))
+    settings.write_text(settings.read_text().replace("\n  data:\n", "\n  data:\n    pii: {git: true}\n", 1))
     from tests.integration.conftest import git
 
     git(example, "add", "data/contacts.csv")
