@@ -77,7 +77,7 @@ class Settings:
         self._common = (self.tree, self.values)
         roster = self.roster()
         tenant = roster.get(self.tenant)
-        roster.check_rows(tenant.name, roster.prepare())
+        roster.check_rows(tenant.name, roster.prepare([tenant.name]))
         self.tree = tenant.tree
         try:
             self.values = config.validate(self.tree, self.where)

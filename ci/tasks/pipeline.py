@@ -84,12 +84,12 @@ def all_(c, only=None, skip=None, keep_going=None, tenants=None, tenant=None):
             left_out = {name: why for name, why in left_out.items() if name not in COMMON}
         elif tenants:
             names = settings.roster().choose(tenants)
-            settings.roster().prepare()  # every tenant's rows, written once before the tenants read them
             own = [stage.name for stage in chosen if stage.name not in COMMON]
-            fanout = Fanout(names, own, keep_going)
-            chosen = [stage for stage in chosen if stage.name in COMMON] + [
-                Stage("tenants", fanout.stage, quiet=False)
-            ]
+            chosen = [stage for stage in chosen if stage.name in COMMON]
             left_out = {name: why for name, why in left_out.items() if name in COMMON}
-            more = fanout.results
+            if own:  # the tenants' rows written once, before their processes read them
+                settings.roster().prepare(names, tolerant=True)
+                fanout = Fanout(names, own, keep_going)
+                chosen.append(Stage("tenants", fanout.stage, quiet=False))
+                more = fanout.results
     run_stages(c, chosen, settings=settings, fresh=True, keep_going=keep_going, left_out=left_out, more=more)

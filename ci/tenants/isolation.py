@@ -19,56 +19,49 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ci.core.errors import ConfigError
 from ci.core.results import Check, Status
 from ci.core.text import display
 from ci.tenants import split
-from ci.tenants.roster import Roster, Tenant, data_paths
-
-
-def files_of(tenant: Tenant, root: Path) -> list[tuple[str, Path]]:
-    """(how the messages name it, file) of every data file the tenant's settings read: "rows of
-    data/train.csv" for its rows of a common file, else the file's path."""
-    common = {mine: path for path, mine in tenant.files.items() if path not in tenant.own}
-    seen: dict[Path, str] = {}
-    for _keys, path in data_paths(tenant.tree):
-        for file in split.expand(root, path):
-            shown = _shown(file, root)
-            seen.setdefault(file, f"rows of {common[path]}" if path in common else shown)
-    return [(label, file) for file, label in seen.items()]
+from ci.tenants.roster import Roster, data_paths
 
 
 def shared_keys(roster: Roster, name: str) -> list[Check]:
-    """One check per id column: the tenant's rows against every other tenant's."""
+    """One check per id column: the tenant's rows against every other tenant's, taken in memory."""
     import polars as pl
 
     columns = roster.cfg.id_columns
     if not columns:
-        return [
-            Check(
-                "keys",
-                Status.WARNED,
-                "no ci.tenants.id_columns: no tenant's rows are compared with another's",
-            )
-        ]
-    labels = {name: files_of(tenant, roster.root) for name, tenant in roster.tenants.items()}
-    checks = []
+        message = "no ci.tenants.id_columns: no tenant's rows are compared with another's"
+        return [Check("keys", Status.WARNED, message)]
+    frames, unread = [], []
+    for tenant in roster.tenants:
+        try:
+            found = roster.ids(tenant, columns)
+        except ConfigError as error:
+            if tenant == name:
+                raise
+            unread.append(f"tenant {tenant}'s rows could not be read: {error.message}")
+            continue
+        for label, frame in found:
+            frames += [
+                frame.select(
+                    pl.col(c).alias("id"), pl.lit(tenant).alias("tenant"), pl.lit(label).alias("file"),
+                    pl.lit(c).alias("column"),
+                ).unique()
+                for c in columns if c in frame.columns
+            ]  # fmt: skip
+    checks = [Check("keys", Status.WARNED, said) for said in unread]
+    everyone = pl.concat(frames).drop_nulls("id") if frames else None
     for column in columns:
-        frames = [
-            split.read(file, [column]).select(
-                pl.col(column).alias("id"), pl.lit(tenant).alias("tenant"), pl.lit(label).alias("file")
-            ).unique()
-            for tenant, found in labels.items()
-            for label, file in found
-            if column in _columns(file)
-        ]  # fmt: skip
-        mine_files = [f for _, f in labels[name] if column in _columns(f)]
-        if not mine_files:
+        keys = everyone.filter(pl.col("column") == column) if everyone is not None else None
+        mine = keys.filter(pl.col("tenant") == name) if keys is not None else None
+        if mine is None or mine.is_empty():
             checks.append(
                 Check(f"keys {column}", Status.WARNED, f"no data file of tenant {name} has {column}")
             )
             continue
-        everyone = pl.concat(frames).drop_nulls("id")
-        mine, theirs = everyone.filter(pl.col("tenant") == name), everyone.filter(pl.col("tenant") != name)
+        theirs = keys.filter(pl.col("tenant") != name)
         shared = (
             mine.join(theirs, on="id", suffix="_other")
             .group_by("file", "tenant_other", "file_other")
@@ -76,7 +69,7 @@ def shared_keys(roster: Roster, name: str) -> list[Check]:
             .sort("file", "tenant_other", "file_other")
         )
         if shared.is_empty():
-            compared = f"{len(theirs['tenant'].unique())} other tenants' {theirs['id'].n_unique()}"
+            compared = f"{theirs['tenant'].n_unique()} other tenants' {theirs['id'].n_unique()}"
             message = f"{mine['id'].n_unique()} {column} values of tenant {name}, none among {compared}"
             checks.append(Check(f"keys {column}", Status.PASSED, message, value=0, threshold=0))
             continue
@@ -103,9 +96,11 @@ def shared_recipients(roster: Roster, name: str) -> Check:
     for other in roster.tenants:
         if other == name:
             continue
-        for key, source in _recipients(roster, other).items():
-            if key in mine:
-                found.append((other, key, mine[key], source))
+        try:
+            theirs = _recipients(roster, other)
+        except ConfigError:
+            continue  # its own run says so; a key not read is no key shared
+        found += [(other, key, mine[key], source) for key, source in theirs.items() if key in mine]
     if not found:
         message = f"tenant {name}'s bundle is encrypted to {len(mine)} recipient(s) of its own"
         return Check("recipients", Status.PASSED, message)
@@ -120,14 +115,14 @@ def shared_recipients(roster: Roster, name: str) -> Check:
 
 
 def foreign_files(engine: Any, image_id: str, name: str, others: dict[str, list[Path]]) -> Check:
-    """The image's files, none with the bytes of another tenant's data, model or bundle files.
+    """The image's files, none with the bytes of a file of ``others`` (by whose they are).
 
     The image is read as a container's file system, streamed; only files whose size is that of one of
     the others' are hashed."""
     by_size: dict[int, list[tuple[str, Path]]] = {}
     for tenant, paths in others.items():
         for path in paths:
-            size = path.stat().st_size
+            size = path.stat().st_size if path.is_file() else 0  # gone since: another tenant rewrote it
             if size:
                 by_size.setdefault(size, []).append((tenant, path))
     digests: dict[Path, str] = {}
@@ -145,32 +140,39 @@ def foreign_files(engine: Any, image_id: str, name: str, others: dict[str, list[
                 data = tar.extractfile(member)
                 digest = hashlib.sha256(data.read() if data else b"").hexdigest()
                 for tenant, path in candidates:
-                    if digests.setdefault(path, _sha256(path)) == digest:
+                    if path not in digests:
+                        digests[path] = _sha256(path)
+                    if digests[path] == digest:
                         found.append((tenant, path, "/" + member.name))
     finally:
         container.remove(force=True)
     compared = sum(len(paths) for paths in others.values())
     if not found:
-        message = f"none of its {files} files is one of the other tenants' {compared} files"
+        message = (
+            f"none of its {files} files is one of the {compared} files of other tenants and the common data"
+        )
         return Check("image", Status.PASSED, message, value=0, threshold=0)
     tenants = sorted({tenant for tenant, _, _ in found})
     tenant, path, inside = found[0]
     return Check(
         "image", Status.FAILED,
-        f"tenant {name}'s image holds {len(found)} file(s) of tenant(s) {', '.join(tenants)}: {inside} is "
+        f"tenant {name}'s image holds {len(found)} file(s) of {', '.join(tenants)}: {inside} is "
         f"{display(path)}",
         value=len(found), threshold=0, details={"tenants": [name, *tenants]},
     )  # fmt: skip
 
 
-def others_files(roster: Roster, name: str) -> dict[str, list[Path]]:
-    """Every other tenant's data files, model and packaged files that exist now."""
-    found = {}
+def foreign(roster: Roster, name: str) -> dict[str, list[Path]]:
+    """The files the tenant's image must not hold, by whose they are: the common data files (every
+    tenant's rows), and each other tenant's own data files, rows, model and packaged files that exist."""
+    found = {
+        "every tenant": [f for _, path in data_paths(roster.common) for f in split.expand(roster.root, path)]
+    }
     for other, tenant in roster.tenants.items():
         if other == name:
             continue
         tree = tenant.tree
-        paths = [file for _, file in files_of(tenant, roster.root)]
+        paths = [f for _, path in data_paths(tree) for f in split.expand(roster.root, path)]
         model = roster.root / tree["model"]["path"] if tree["model"]["path"] else None
         if model and model.is_file():
             paths.append(model)
@@ -192,26 +194,14 @@ def _recipients(roster: Roster, name: str) -> dict[str, str]:
             continue
         try:
             lines = expand(given, roster.root).read_text(encoding="utf-8").splitlines()
-        except OSError:
-            continue  # the sign stage says so, with the path
+        except OSError as error:
+            raise ConfigError(
+                f"tenant {name}: ci.security.recipients: {given}: {error.strerror or error}"
+            ) from None
         for line in lines:
             if line.strip() and not line.startswith("#"):
                 found.setdefault(" ".join(line.split()[:2]), given)
     return found
-
-
-def _columns(file: Path) -> list[str]:
-    import polars as pl
-
-    frame = pl.scan_parquet(file) if split.is_parquet(file) else pl.scan_csv(file, infer_schema=False)
-    return frame.collect_schema().names()
-
-
-def _shown(file: Path, root: Path) -> str:
-    try:
-        return str(file.relative_to(root))
-    except ValueError:
-        return display(file)
 
 
 def _sha256(path: Path) -> str:

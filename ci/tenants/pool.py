@@ -1,10 +1,11 @@
 """Tenants' pipelines side by side: one process each, at most ``jobs`` at once, a log each.
 
-A tenant runs as ``invoke ci.all --tenant NAME`` in a process of its own, so
-no tenant's data or keys are ever in another's memory, and one tenant's
+A tenant runs as ``invoke ci.all --tenant NAME`` in a process of its own: its
+model, bundle and identity are never in another tenant's process, and its
 failure or crash stops no other. Its output goes to its own log, never
 interleaved; its report is read back when it ends, with its wall time and
-the peak memory of its process tree.
+the peak resident memory of the largest process it ran (itself, or its
+training command).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ci.core import reports
 from ci.core.results import StageResult
 
 LOG = "ci.log"
+_MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
 # A tenant's own summary stays in its folder: the step summary of the CI gets the combined one.
 UNSHARED = ("GITHUB_STEP_SUMMARY",)
 
@@ -33,7 +35,7 @@ class Outcome:
     name: str
     code: int
     seconds: float
-    peak_bytes: int  # the largest resident set of its process or any process it ran
+    peak_bytes: int  # the largest resident set of one process: its own, or one it ran and waited for
     log: Path
     stages: list[StageResult] = field(default_factory=list)
 
@@ -87,11 +89,12 @@ def _one(name: str, root: Path, folder: Path, args: Sequence[str], added: Mappin
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
     seconds = round(time.perf_counter() - clock, 3)
-    outcome = Outcome(name, process.returncode, seconds, usage.ru_maxrss * 1024, log)
+    code = process.returncode if process.returncode > 0 else (1 if process.returncode else 0)  # a signal: 1
+    outcome = Outcome(name, code, seconds, usage.ru_maxrss * _MAXRSS_UNIT, log)
     stages = reports.load(folder).stages
-    if not stages:  # it stopped before its report: its settings, or a crash
-        said = _last_line(log) or f"exited with {process.returncode}"
-        stages = [StageResult("run", error=said, error_code=process.returncode or 1)]
+    if not stages:  # it stopped before its report: its settings, or a crash (whose lines stay in its log)
+        said = _error_line(log) or f"exited with {process.returncode} before its report; see {log.name}"
+        stages = [StageResult("run", error=said, error_code=code or 1)]
     for stage in stages:
         stage.name = f"{name}/{stage.name}"
         for check in stage.checks:  # JUnit's class names stay apart between tenants
@@ -107,6 +110,7 @@ def _line(outcome: Outcome, root: Path) -> str:
     return f"tenant {outcome.name} {verdict} in {took}; log: {log}"
 
 
-def _last_line(log: Path) -> str:
-    lines = [line.strip() for line in log.read_text(encoding="utf-8", errors="replace").splitlines()]
-    return next((line for line in reversed(lines) if line), "")
+def _error_line(log: Path) -> str:
+    """dsci's one-line error, the last in the log, without its prefix; "" when there is none."""
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    return next((line[len("error: ") :] for line in reversed(lines) if line.startswith("error: ")), "")

@@ -23,7 +23,7 @@ from ci.core.errors import ConfigError
 from ci.core.text import closest, display
 from ci.tenants import split
 
-SPLIT = "split"  # under a tenant's report folder: its rows of the common data files
+ROWS = "build/tenants"  # ROWS/NAME/: a tenant's rows of the common data files, out of the reports
 
 
 @dataclass
@@ -44,11 +44,11 @@ class Tenant:
         return self.filter or (f"{self.column} = '{self.name}'" if self.column else "")
 
     def rows(self) -> Any:
-        """Its rows as a polars expression."""
+        """Its rows as a polars expression: on the text of its column, or its SQL filter on typed data."""
         import polars as pl
 
         if not self.filter:
-            return pl.col(self.column).cast(pl.String) == self.name
+            return pl.col(self.column) == self.name
         try:
             return pl.sql_expr(self.filter)
         except pl.exceptions.PolarsError as error:
@@ -66,10 +66,12 @@ class Roster:
         self.common = tree
         self.cfg = values.tenants
         self.tenants = {t.name: t for t in _declare(self.cfg, tree, root)}
+        self._sources: dict[Path, split.Source] = {}
         project = _project_name(root)
         for tenant in self.tenants.values():
             tenant.files = _files(tenant, tree)
             tenant.tree = layered(tree, tenant, project)
+            _refuse_common(tenant, tree)
 
     def __bool__(self) -> bool:
         return bool(self.tenants)
@@ -98,22 +100,56 @@ class Roster:
             raise ConfigError(f"{flag} takes all or tenant names, comma-separated; got {text!r}")
         return [self.get(name, flag).name for name in chosen]
 
-    def prepare(self) -> dict[str, dict[str, int]]:
-        """Write every tenant's rows of the common files; rows kept, by tenant and common path."""
-        kept: dict[str, dict[str, int]] = {name: {} for name in self.tenants}
-        sources: dict[Path, split.Source] = {}
-        for tenant in self.tenants.values():
-            if not tenant.condition:
-                continue
-            condition, shown = tenant.rows(), f"{tenant.declared}: {tenant.condition}"
-            for common, mine in tenant.files.items():
-                if common in tenant.own:
-                    continue
-                for path in split.expand(self.root, common):
-                    source = sources.get(path) or sources.setdefault(path, split.Source(path))
-                    rows = source.split(_target(self.root, mine, common, path), condition, shown=shown)
-                    kept[tenant.name][_shown(self.root, path)] = rows
+    def prepare(self, names: list[str], *, tolerant: bool = False) -> dict[str, dict[str, int]]:
+        """Write these tenants' rows of the common files; rows kept, by tenant and common path.
+
+        ``tolerant`` leaves out a tenant whose rows cannot be taken (its own run says why)."""
+        kept: dict[str, dict[str, int]] = {}
+        for name in names:
+            try:
+                kept[name] = {
+                    _shown(self.root, path): self._write(name, common, path, rows)
+                    for common, path, rows in self._cut(self.tenants[name])
+                }
+            except ConfigError:
+                if not tolerant:
+                    raise
         return kept
+
+    def ids(self, name: str, columns: list[str]) -> list[tuple[str, Any]]:
+        """(how the messages name the file, its ``columns`` as text) of each data file the tenant reads,
+        its rows of the common files taken in memory: nothing of another tenant is written."""
+        found = []
+        for common, path, rows in self._cut(self.tenants[name]):
+            found.append((f"rows of {common}", self._source(path).text[rows].select(_present(columns, path))))
+        for common, mine in self.tenants[name].files.items():
+            if common in self.tenants[name].own:
+                for path in split.expand(self.root, mine):
+                    found.append((_shown(self.root, path), split.read(path, columns)))
+        return found
+
+    def _cut(self, tenant: Tenant) -> Iterator[tuple[str, Path, list[int]]]:
+        """(common path, file, the indexes of the tenant's rows) of each common file it takes rows of."""
+        if not tenant.condition:
+            return
+        condition, shown = tenant.rows(), f"{tenant.declared}: {tenant.condition}"
+        for common in tenant.files:
+            if common not in tenant.own:
+                for path in split.expand(self.root, common):
+                    yield (
+                        common,
+                        path,
+                        self._source(path).rows(condition, typed=bool(tenant.filter), shown=shown),
+                    )
+
+    def _source(self, path: Path) -> split.Source:
+        if path not in self._sources:
+            self._sources[path] = split.Source(path)
+        return self._sources[path]
+
+    def _write(self, name: str, common: str, path: Path, rows: list[int]) -> int:
+        self._source(path).write(_target(self.root, self.tenants[name].files[common], common, path), rows)
+        return len(rows)
 
     def check_rows(self, name: str, kept: dict[str, dict[str, int]]) -> None:
         """ConfigError when the tenant's condition keeps no row of a file it reads."""
@@ -134,8 +170,9 @@ def layered(tree: dict[str, Any], tenant: Tenant, project: str) -> dict[str, Any
     for keys, common in data_paths(tree):
         _put(mine, keys, tenant.files[common])
     model, package, image = mine["model"], mine["package"], mine["image"]
-    if model["train"]:  # the pipeline makes the model: the tenant's goes into its own folder
-        model["path"] = f"{mine['report_dir']}/model/{Path(model['path']).name}"
+    if model["train"]:  # the pipeline makes the model: the tenant's goes into a folder of its own
+        made = Path(model["path"])
+        model["path"] = str(made.parent / "tenants" / name / made.name)
     if model["baseline"]["path"]:
         model["baseline"]["path"] = _tagged(model["baseline"]["path"], name)
     golden = tree["parity"]["golden"]
@@ -249,12 +286,11 @@ def _column_values(cfg: Any, tree: dict[str, Any], root: Path) -> list[str]:
 def _files(tenant: Tenant, tree: dict[str, Any]) -> dict[str, str]:
     """Common data path -> the path the tenant reads: its own file, or its rows of the common one."""
     files = {}
-    report_dir = f"{tree['report_dir']}/tenants/{tenant.name}"
     for keys, common in data_paths(tree):
         if common in tenant.own:
             files[common] = tenant.own[common]
         elif tenant.condition:
-            files[common] = f"{report_dir}/{SPLIT}/{_inside(common)}"
+            files[common] = f"{ROWS}/{tenant.name}/{_inside(common)}"
         else:
             raise ConfigError(
                 f"{tenant.declared}: {config.dotted(keys)} is {common}, which is neither among its files "
@@ -282,10 +318,34 @@ def _target(root: Path, mine: str, common: str, source: Path) -> Path:
     return root / base / os.path.relpath(source, root / fixed)
 
 
+def _refuse_common(tenant: Tenant, tree: dict[str, Any]) -> None:
+    """ConfigError when the tenant's settings point a data setting back at a common data file, which
+    holds every tenant's rows."""
+    for keys, path in data_paths(tenant.tree):
+        if path in tenant.files:
+            raise ConfigError(
+                f"{tenant.declared}: its settings set {config.dotted(keys)} to {path}, the common file with "
+                "every tenant's rows; give it a file of its own (ci.tenants.list[].data)"
+            )
+
+
+def _present(columns: list[str], path: Path) -> list[str]:
+    names = _header(path)
+    return [c for c in columns if c in names]
+
+
+def _header(path: Path) -> list[str]:
+    import polars as pl
+
+    frame = pl.scan_parquet(path) if split.is_parquet(path) else pl.scan_csv(path, infer_schema=False)
+    return frame.collect_schema().names()
+
+
 def _inside(path: str) -> str:
-    """A relative path under the split folder, also for a path outside the project."""
-    parts = [("_up" if p == ".." else p) for p in Path(path).parts if p not in ("/", "")]
-    return "/".join(parts)
+    """A relative path under a tenant's rows folder, apart for a path outside the project."""
+    parts = Path(path).parts
+    prefix = ["_abs"] if Path(path).is_absolute() else []
+    return "/".join([*prefix, *("_up" if p == ".." else p for p in parts if p not in ("/", ""))])
 
 
 def _shown(root: Path, path: Path) -> str:

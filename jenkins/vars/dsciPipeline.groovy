@@ -66,14 +66,15 @@ def call(Map config = [:]) {
                         }
                         if (tenants) {
                             stage('tenants') {
-                                List names = dsciOutput(image, '.venv/bin/invoke ci.tenants.list --format lines').split('\n')
+                                List names = dsciOutput(image, '.venv/bin/invoke ci.tenants.list --format lines').split('\n').findAll { it }
                                 List own = stages.findAll { !(it in projectStages) && (it != 'deploy' || env.BRANCH_NAME == 'main') }
                                 def branches = [:]
-                                for (String name in names) {
+                                for (String name in (own ? names : [])) {
                                     String tenant = name
                                     branches[tenant] = {
                                         dsciNode(tenantLabel) {
                                             checkout scm
+                                            dir("build/ci/tenants/${tenant}") { deleteDir() }  // this build's report, or none
                                             dsciRun(image, credentials, "python3 -m venv .venv && .venv/bin/python -m pip install --quiet '${requirement}'")
                                             try {
                                                 withSecretFile(signingCredentials, 'INVOKE_CI_SECURITY_KEY_FILE') {  // ci.security.key_file
@@ -97,8 +98,10 @@ def call(Map config = [:]) {
                                 input message: "Promote what serves in ${promoteFrom} to ${release}?", ok: 'Release'
                                 withKubeconfig(kubeconfigCredentials) {
                                     if (tenants) {  // each tenant's release, by its own digests
-                                        for (String name in dsciOutput(image, '.venv/bin/invoke ci.tenants.list --format lines').split('\n')) {
-                                            dsciRun(image, credentials, ".venv/bin/invoke ci.deploy --env ${release} --from ${promoteFrom} --tenant ${name}")
+                                        for (String name in dsciOutput(image, '.venv/bin/invoke ci.tenants.list --format lines').split('\n').findAll { it }) {
+                                            catchError(buildResult: 'FAILURE', stageResult: 'FAILURE') {  // the others still release
+                                                dsciRun(image, credentials, ".venv/bin/invoke ci.deploy --env ${release} --from ${promoteFrom} --tenant ${name}")
+                                            }
                                         }
                                     } else {
                                         dsciRun(image, credentials, ".venv/bin/invoke ci.deploy --env ${release} --from ${promoteFrom}")

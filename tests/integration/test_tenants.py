@@ -60,7 +60,9 @@ def test_four_clinics_run_side_by_side_through_image_parity_and_deploy(clinics):
         )
         assert image["tags"][0].startswith(f"clinic-{clinic}:")
         checks = {c["name"]: c for c in found[f"{clinic}/image"]["checks"]}
-        assert checks["image"]["status"] == "passed" and "other tenants' " in checks["image"]["message"]
+        assert checks["image"]["status"] == "passed"
+        said = r"none of its [0-9]{4,} files is one of the [0-9]+ files of other tenants and the common data"
+        assert re.fullmatch(said, checks["image"]["message"])
     # One row per tenant in the overview: its time and its process tree's peak memory.
     overview = {c["name"]: c for c in found["tenants"]["checks"]}
     assert set(overview) == set(CLINICS)
@@ -125,7 +127,13 @@ def test_a_planted_leak_fails_with_exit_4_naming_both_clinics_the_file_and_the_c
         "south's rows of data/train.csv"
     ) in said
     patient = south.split(",")[0]
-    assert patient not in said  # the count, never the values
+    written = [
+        p for p in (example / "build" / "ci").rglob("*") if p.suffix in (".json", ".xml", ".md", ".log")
+    ]
+    assert (
+        len(written) >= 10 and patient not in said
+    )  # the count, never the values: on screen, in reports, logs
+    assert not [p for p in written if patient in p.read_text()]
     found = stages(json.loads((example / "build" / "ci" / "report.json").read_text()))
     assert found["north/isolation"]["status"] == "failed" and found["north/data"]["status"] == "skipped"
     assert found["south/isolation"]["status"] == "failed"
@@ -177,11 +185,16 @@ def test_an_unknown_clinic_and_a_filter_that_matches_nothing_are_named(example, 
         "      - name: west\n", "      - name: west\n        filter: clinic = 'wset'\n"))  # fmt: skip
     done = invoke(example, "ci.data", "--tenant", "west")
     assert done.returncode == 2
-    assert (
-        "error: tenant west: clinic = 'wset' matches no row of data/train.csv (ci.tenants.list[3] (west)); "
+    said = (
+        "tenant west: clinic = 'wset' matches no row of data/train.csv (ci.tenants.list[3] (west)); "
         "fix its filter, or give it files of its own (data)"
-    ) in done.stderr
-    assert invoke(example, "ci.data", "--tenant", "north").returncode == 0  # the others still run
+    )
+    assert f"error: {said}" in done.stderr
+    done = invoke(example, "ci.all", "--tenants", "all", "--only", "isolation,data")  # the others still run
+    assert done.returncode == 2
+    found = stages(json.loads((example / "build" / "ci" / "report.json").read_text()))
+    assert found["west/run"]["error"] == said and found["west/run"]["error_code"] == 2
+    assert all(found[f"{c}/data"]["status"] == "passed" for c in CLINICS if c != "west")
 
 
 def test_tenants_list_prints_the_names_for_a_matrix(example, invoke, tmp_path):
@@ -191,7 +204,7 @@ def test_tenants_list_prints_the_names_for_a_matrix(example, invoke, tmp_path):
     assert (
         azure
         == "##vso[task.setvariable variable=matrix;isOutput=true]"
-        + json.dumps({clinic: {"tenant": clinic} for clinic in CLINICS})
+        + json.dumps({f"t_{clinic}": {"tenant": clinic} for clinic in CLINICS})
         + "\n"
     )
     output = tmp_path / "github-output"
@@ -203,3 +216,12 @@ def test_tenants_list_prints_the_names_for_a_matrix(example, invoke, tmp_path):
     wrong = invoke(example, "ci.tenants.list", "--format", "yaml")
     assert wrong.returncode == 2
     assert "error: --format must be one of json, lines, github, azure; got 'yaml'" in wrong.stderr
+
+
+def test_tenants_with_only_the_projects_stages_run_no_tenant(example, invoke):
+    done = invoke(example, "ci.all", "--tenants", "all", "--only", "lint")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    report = json.loads((example / "build" / "ci" / "report.json").read_text())
+    ran = {s["name"]: s["status"] for s in report["stages"]}
+    assert ran == {"git": "skipped", "lint": "passed", "test": "skipped", "notebooks": "skipped"}
+    assert not (example / "build" / "ci" / "tenants").exists()
