@@ -133,7 +133,7 @@ def main() -> None:
             f"| side by side, {cores} at a time (ci.tenants.jobs 0: one per core) | {parallel:.1f} s |",
             f"| one after another (ci.tenants.jobs 1) | {serial:.1f} s |",
             f"| ratio, side by side / one after another | {parallel / serial:.2f}x |",
-            f"| a worker's peak memory (its process tree), median of {len(peaks)} "
+            f"| a worker's peak memory (its largest process: itself or its training), median of {len(peaks)} "
             f"| {statistics.median(peaks):.0f} MiB |",
             f"| a worker's peak memory, largest | {max(peaks):.0f} MiB |",
             "",
