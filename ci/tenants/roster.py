@@ -73,9 +73,6 @@ class Roster:
             tenant.tree = layered(tree, tenant, project)
             _refuse_common(tenant, tree)
 
-    def __bool__(self) -> bool:
-        return bool(self.tenants)
-
     @property
     def names(self) -> list[str]:
         return list(self.tenants)
@@ -330,15 +327,8 @@ def _refuse_common(tenant: Tenant, tree: dict[str, Any]) -> None:
 
 
 def _present(columns: list[str], path: Path) -> list[str]:
-    names = _header(path)
+    names = split.header(path)
     return [c for c in columns if c in names]
-
-
-def _header(path: Path) -> list[str]:
-    import polars as pl
-
-    frame = pl.scan_parquet(path) if split.is_parquet(path) else pl.scan_csv(path, infer_schema=False)
-    return frame.collect_schema().names()
 
 
 def _inside(path: str) -> str:

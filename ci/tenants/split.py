@@ -33,6 +33,14 @@ def is_parquet(path: Path) -> bool:
     return path.suffix.lower() in (".parquet", ".pq")
 
 
+def header(path: Path) -> list[str]:
+    """A data file's column names, read from its header (or Parquet's schema) alone."""
+    import polars as pl
+
+    frame = pl.scan_parquet(path) if is_parquet(path) else pl.scan_csv(path, infer_schema=False)
+    return frame.collect_schema().names()
+
+
 def read(path: Path, columns: Iterable[str] | None = None, *, typed: bool = False) -> Any:
     """A data file as a polars frame: every value as the text it holds (keys compare alike across
     files, "008" stays "008"), or with its types (``typed``) for an SQL condition."""
