@@ -64,17 +64,16 @@ class Settings:
         return self
 
     def roster(self) -> Any:
-        """The project's tenants (ci/tenants/roster.py), from the common settings."""
+        """The project's tenants (ci/tenants/roster.py), from the common settings: made before a
+        tenant's settings take their place."""
         if self._roster is None:
             from ci.tenants.roster import Roster
 
-            common = self._common if self.tenant else (self.tree, self.values)
-            self._roster = Roster(*common, self.root)
+            self._roster = Roster(self.tree, self.values, self.root)
         return self._roster
 
     def _lay_tenant(self) -> None:
         """The tenant's settings in place of the common ones, its rows of the data written."""
-        self._common = (self.tree, self.values)
         roster = self.roster()
         tenant = roster.get(self.tenant)
         roster.check_rows(tenant.name, roster.prepare([tenant.name]))
