@@ -130,8 +130,8 @@ def test_shallow_clone_says_which_fetch_finds_the_baseline(example, invoke, tmp_
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        (
-            "path: models/model.joblib",
+        (  # no training to make it (a training command writes where DSCI_MODEL_PATH says)
+            "train: invoke train\n    path: models/model.joblib",
             "path: models/missing.joblib",
             "error: ci.model.path: models/missing.joblib: no such model file",
         ),
