@@ -82,7 +82,7 @@ class Fanout:
         self.outcomes = pool.run(
             self.names,
             root=s.root,
-            report_dir=lambda name: s.report_dir / "tenants" / name,
+            report_dir=lambda name: s.root / s.roster().tenants[name].tree["report_dir"],  # its settings' own
             args=args,
             env=env,
             jobs=count,

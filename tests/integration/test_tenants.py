@@ -225,3 +225,15 @@ def test_tenants_with_only_the_projects_stages_run_no_tenant(example, invoke):
     ran = {s["name"]: s["status"] for s in report["stages"]}
     assert ran == {"git": "skipped", "lint": "passed", "test": "skipped", "notebooks": "skipped"}
     assert not (example / "build" / "ci" / "tenants").exists()
+
+
+def test_a_tenants_report_folder_of_its_own_choosing_is_where_its_report_is_read(example, invoke):
+    settings = example / "invoke.yaml"
+    every = "    settings:                  # every clinic's; {tenant} is its name\n"
+    settings.write_text(settings.read_text().replace(every, every + "      report_dir: reports/{tenant}\n"))
+    done = invoke(example, "ci.all", "--tenants", "north", "--only", "isolation")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    assert json.loads((example / "reports" / "north" / "report.json").read_text())["status"] == "passed"
+    found = stages(json.loads((example / "build" / "ci" / "report.json").read_text()))
+    assert found["north/isolation"]["status"] == "passed"
+    assert "log: reports/north/ci.log" in done.stdout
