@@ -11,30 +11,31 @@ from ci.tasks._stage import Stage
 
 def isolation_stage(s: Any) -> Any:
     """The tenant's rows share no key with another tenant's, and its bundle no recipient (exit 4)."""
-    from ci.core.errors import SECURITY_ERROR
-    from ci.core.results import StageResult, Status
+    from ci.core.results import StageResult
     from ci.tenants import isolation
 
     if not s.tenant:
         return StageResult("isolation", skipped="no tenant: ci.all --tenants (or --tenant NAME) runs it")
     roster = s.roster()
     checks = [*isolation.shared_keys(roster, s.tenant), isolation.shared_recipients(roster, s.tenant)]
-    return breached(StageResult("isolation", checks), SECURITY_ERROR, Status)
+    return breached(StageResult("isolation", checks))
 
 
-def breached(result: Any, code: int, status: Any) -> Any:
+def breached(result: Any) -> Any:
     """The result, stopped with the security exit code and its first breach when there is one."""
-    failed = [c for c in result.checks if c.status is status.FAILED]
+    from ci.core.errors import SECURITY_ERROR
+    from ci.core.results import Status
+
+    failed = [c for c in result.checks if c.status is Status.FAILED]
     if failed:
         more = f" (and {len(failed) - 1} more breaches)" if len(failed) > 1 else ""
-        result.error, result.error_code = f"tenant isolation: {failed[0].message}{more}", code
+        result.error, result.error_code = f"tenant isolation: {failed[0].message}{more}", SECURITY_ERROR
     return result
 
 
 def image_isolation(s: Any, result: Any) -> Any:
     """The image stage's result, with the proof that the tenant's image holds no other tenant's file."""
     from ci import image
-    from ci.core.errors import SECURITY_ERROR
     from ci.core.results import Status
     from ci.tenants import isolation
 
@@ -46,7 +47,7 @@ def image_isolation(s: Any, result: Any) -> Any:
         image.client(), built["id"], s.tenant, isolation.foreign(roster, s.tenant)
     )
     result.checks.append(check)
-    return breached(result, SECURITY_ERROR, Status)
+    return breached(result)
 
 
 ISOLATION = Stage("isolation", isolation_stage)

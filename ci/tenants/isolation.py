@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ci.core.errors import ConfigError
+from ci.core.files import sha256_file
 from ci.core.results import Check, Status
 from ci.core.text import display
 from ci.tenants import split
@@ -141,7 +142,7 @@ def foreign_files(engine: Any, image_id: str, name: str, others: dict[str, list[
                 digest = hashlib.sha256(data.read() if data else b"").hexdigest()
                 for tenant, path in candidates:
                     if path not in digests:
-                        digests[path] = _sha256(path)
+                        digests[path] = sha256_file(path)[0]
                     if digests[path] == digest:
                         found.append((tenant, path, "/" + member.name))
     finally:
@@ -165,14 +166,12 @@ def foreign_files(engine: Any, image_id: str, name: str, others: dict[str, list[
 def foreign(roster: Roster, name: str) -> dict[str, list[Path]]:
     """The files the tenant's image must not hold, by whose they are: the common data files (every
     tenant's rows), and each other tenant's own data files, rows, model and packaged files that exist."""
-    found = {
-        "every tenant": [f for _, path in data_paths(roster.common) for f in split.expand(roster.root, path)]
-    }
+    found = {"every tenant": _data_files(roster.common, roster.root)}
     for other, tenant in roster.tenants.items():
         if other == name:
             continue
         tree = tenant.tree
-        paths = [f for _, path in data_paths(tree) for f in split.expand(roster.root, path)]
+        paths = _data_files(tree, roster.root)
         model = roster.root / tree["model"]["path"] if tree["model"]["path"] else None
         if model and model.is_file():
             paths.append(model)
@@ -181,6 +180,10 @@ def foreign(roster: Roster, name: str) -> dict[str, list[Path]]:
             paths += sorted(p for p in out.iterdir() if p.is_file())
         found[other] = paths
     return found
+
+
+def _data_files(tree: dict[str, Any], root: Path) -> list[Path]:
+    return [file for _, path in data_paths(tree) for file in split.expand(root, path)]
 
 
 def _recipients(roster: Roster, name: str) -> dict[str, str]:
@@ -202,14 +205,6 @@ def _recipients(roster: Roster, name: str) -> dict[str, str]:
             if line.strip() and not line.startswith("#"):
                 found.setdefault(" ".join(line.split()[:2]), given)
     return found
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class _Stream(io.RawIOBase):

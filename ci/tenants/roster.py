@@ -174,9 +174,9 @@ def layered(tree: dict[str, Any], tenant: Tenant, project: str) -> dict[str, Any
         model["baseline"]["path"] = _tagged(model["baseline"]["path"], name)
     golden = tree["parity"]["golden"]
     if golden and golden not in tenant.own:  # its golden rows are made here; their record is the team's
-        from ci.parity.record import RECORD_SUFFIX
+        from ci.parity.record import RECORD_SUFFIX, record_path
 
-        record = tree["parity"]["record"] or str(Path(golden).with_name(Path(golden).stem + RECORD_SUFFIX))
+        record = tree["parity"]["record"] or str(record_path(Path(golden)))
         mine["parity"]["record"] = _tagged(record, name, before=RECORD_SUFFIX)
     package["name"] = f"{package['name'] or project}-{name}"
     package["out"] = f"{package['out']}/tenants/{name}"
@@ -267,7 +267,7 @@ def _column_values(cfg: Any, tree: dict[str, Any], root: Path) -> list[str]:
         if cfg.column not in frame.columns:
             raise ConfigError(
                 f"ci.tenants.column: {_shown(root, path)} has no column {cfg.column!r}; "
-                f"columns: {', '.join(split.read(path).columns)}"
+                f"columns: {', '.join(split.header(path))}"
             )
         values.update(dict.fromkeys(v for v in frame[cfg.column].drop_nulls().unique().sort().to_list()))
     for value in values:

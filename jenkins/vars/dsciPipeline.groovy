@@ -66,7 +66,7 @@ def call(Map config = [:]) {
                         }
                         if (tenants) {
                             stage('tenants') {
-                                List names = dsciOutput(image, '.venv/bin/invoke ci.tenants.list --format lines').split('\n').findAll { it }
+                                List names = dsciTenants(image)
                                 List own = stages.findAll { !(it in projectStages) && (it != 'deploy' || env.BRANCH_NAME == 'main') }
                                 def branches = [:]
                                 for (String name in (own ? names : [])) {
@@ -98,7 +98,7 @@ def call(Map config = [:]) {
                                 input message: "Promote what serves in ${promoteFrom} to ${release}?", ok: 'Release'
                                 withKubeconfig(kubeconfigCredentials) {
                                     if (tenants) {  // each tenant's release, by its own digests
-                                        for (String name in dsciOutput(image, '.venv/bin/invoke ci.tenants.list --format lines').split('\n').findAll { it }) {
+                                        for (String name in dsciTenants(image)) {
                                             catchError(buildResult: 'FAILURE', stageResult: 'FAILURE') {  // the others still release
                                                 dsciRun(image, credentials, ".venv/bin/invoke ci.deploy --env ${release} --from ${promoteFrom} --tenant ${name}")
                                             }
@@ -146,6 +146,11 @@ def dsciNode(String label, Closure body) {
     } else {
         node { body() }
     }
+}
+
+// The tenants of ci.tenants, by name.
+List dsciTenants(String image) {
+    return dsciOutput(image, '.venv/bin/invoke ci.tenants.list --format lines').split('\n').findAll { it }
 }
 
 // What a shell command prints, on the agent or inside the Docker image.
