@@ -97,7 +97,8 @@ class Provider:
         for check in result.checks:
             if check.status in (Status.FAILED, Status.WARNED):
                 self.annotate(check)
-        self.write(f"{_MARKS[result.status]} {result.name} {result.status}: {_outcome(result)}")
+        word = "cached" if result.cached else result.status  # its checks replayed, with their verdicts
+        self.write(f"{_MARKS[result.status]} {result.name} {word}: {_outcome(result)}")
 
     def annotate(self, check: Check) -> None:
         """A failed or warned check, pointing at its file and line where it has them."""
@@ -232,6 +233,11 @@ def _outcome(result: StageResult) -> str:
     text = ", ".join(counts) or "no checks"
     if result.error:
         text = f"{text}; stopped: {result.error}"
+    if result.cached:
+        from ci.core.text import age
+
+        cached = result.cached
+        return f"{text}; ran {age(cached['age'])} ago in {cached['ran']:.1f} s (key {cached['key'][:12]})"
     return f"{text} in {result.duration:.1f} s"
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from ci.core import files, secrets
 from ci.core.results import Check, Run, StageResult, Status
-from ci.core.text import plain
+from ci.core.text import age, plain
 
 REPORT_FORMAT = 1
 MAX_ROWS = 50  # checks listed per stage in summary.md; report.json has all
@@ -151,8 +151,9 @@ def render_summary(run: Run) -> str:
     ]
     for stage in run.stages:
         counts = ", ".join(f"{stage.count(s)} {s}" for s in Status if stage.count(s))
+        cached = f", cached ({age(stage.cached['age'])} old)" if stage.cached else ""
         lines.append(
-            f"| {stage.name} | {_ICONS[stage.status]} {stage.status} | {counts or '–'} "
+            f"| {stage.name} | {_ICONS[stage.status]} {stage.status}{cached} | {counts or '–'} "
             f"| {stage.duration:.1f} s |"
         )
     for stage in run.stages:

@@ -59,6 +59,8 @@ class StageResult:
     error: str | None = None  # the message of an error that stopped the stage
     error_code: int | None = None
     summary: str = ""  # Markdown of the stage's own, in summary.md instead of the table of checks
+    # Restored from the stage cache (ci/core/cache.py): {"key", "age" (s since it ran), "ran" (its time)}
+    cached: dict[str, Any] | None = None
 
     NOTHING_CHECKED = "nothing was checked"
 

@@ -61,6 +61,28 @@ class All(Section):
         False
     )
     skip: Annotated[list[str], about("Stages that ci.all leaves out (ci.all --skip).")] = []
+    jobs: Annotated[
+        int,
+        about(
+            "Stages that depend on none before them (lint, test, notebooks, data) run this many at once "
+            "(ci.all --jobs); 0: one per core.",
+            ge=0,
+        ),
+    ] = 0
+
+
+class Cache(Section):
+    """ci.cache: the stage cache, keyed by the content of each stage's inputs."""
+
+    enabled: Annotated[
+        bool, about("Restore a stage whose inputs are unchanged instead of running it (ci.all --no-cache).")
+    ] = True
+    dir: Annotated[
+        str, about("The cache folder; CI keeps it between runs in its own cache (actions/cache, Cache@2).")
+    ] = "build/ci/cache"
+    max_mb: Annotated[
+        float, about("The cache's size in MB; the least recently used entries go beyond it.", gt=0)
+    ] = 2048
 
 
 class Git(Section):
@@ -695,6 +717,7 @@ class Settings(Section):
 
     report_dir: Annotated[str, about("Folder for report.json, junit.xml, summary.md and plots.")] = "build/ci"
     all: All = fresh(All())
+    cache: Cache = fresh(Cache())
     git: Git = fresh(Git())
     lint: Lint = fresh(Lint())
     test: Test = fresh(Test())

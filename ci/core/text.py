@@ -41,6 +41,14 @@ def display(path: str | os.PathLike[str]) -> str:
     return str(path) if relative.startswith("..") else relative
 
 
+def age(seconds: float) -> str:
+    """A span of time as a person says it: ``40 s``, ``12 min``, ``3 h``, ``2 days``."""
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size if unit == "days" else seconds >= size:
+            return f"{seconds // size:.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
 def first_line(error: BaseException) -> str:
     """An exception's first line, or its type's name when it says nothing."""
     text = str(error).strip()

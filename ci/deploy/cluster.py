@@ -109,6 +109,19 @@ class Cluster:
         deployment = next(d for d in documents if d["kind"] == "Deployment")
         return [f"{deployment['metadata']['namespace']}/{deployment['metadata']['name']}"]
 
+    def running(self, documents: list[dict[str, Any]]) -> list[str]:
+        """The Deployment (``namespace/name``) these documents apply, when the cluster has it as they
+        describe it (its pod template's image and replicas); [] otherwise."""
+        deployment = next(d for d in documents if d["kind"] == "Deployment")
+        namespace, name = deployment["metadata"]["namespace"], deployment["metadata"]["name"]
+        status, found = self._call("GET", _path("apps/v1", "Deployment", namespace, name))
+        if status != 200:
+            return []
+        images = lambda d: [c.get("image") for c in d["spec"]["template"]["spec"]["containers"]]  # noqa: E731
+        if images(found) != images(deployment):
+            return []
+        return [f"{namespace}/{name}"]
+
     def remove(self, documents: list[dict[str, Any]]) -> None:
         for document in documents:
             metadata = document["metadata"]

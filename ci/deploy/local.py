@@ -101,6 +101,13 @@ class Local:
             raise CheckFailed(f"podman kube play failed: {said or 'no message'}")
         return self.pods(_deployment(played)["metadata"]["name"])
 
+    def running(self, documents: list[dict[str, Any]]) -> list[str]:
+        """The pods of these documents' Deployment that run now, when there are as many as it asks for;
+        [] otherwise."""
+        deployment = _deployment(local_documents(documents))
+        pods = self.pods(deployment["metadata"]["name"])
+        return pods if len(pods) == deployment["spec"].get("replicas", 1) else []
+
     def pods(self, deployment: str) -> list[str]:
         """The pods podman runs for a Deployment (``NAME-pod-0``, ``-pod-1``, ... in podman 4; one
         ``NAME-pod`` in podman 5)."""

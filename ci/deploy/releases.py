@@ -106,6 +106,11 @@ class History:
             )
         return found
 
+    def manifests(self, environment: str, number: int) -> str | None:
+        """The manifests release ``number`` of ``environment`` applied, as recorded."""
+        found = self.branch.read(f"{self.name}/{environment}/{number}.yaml")
+        return found.decode() if found is not None else None
+
     def record(self, release: Release, manifests: str) -> None:
         """Append ``release`` and keep the manifests it applied (for people: a rollback renders anew
         from the digests), in one commit, pushed when a remote is set."""

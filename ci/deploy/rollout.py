@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -105,6 +105,35 @@ class Rollout:
         )
         self._prepare(candidate)
         return self._go(release, documents, smoke, serving)
+
+    def unchanged(self, candidate: Candidate) -> Check | None:
+        """A passed check when the release that serves is ``candidate`` with the manifests these settings
+        render, and its pods are all ready: nothing to deploy. None when anything differs or does not
+        answer, and the deploy goes on."""
+        serving = self.history.serving(self.environment)
+        # The same image and bundle; the provenance's second line, the push's, is signed anew each run.
+        unsigned = replace(candidate, provenance_sha256="")
+        if serving is None or unsigned != replace(serving.candidate, provenance_sha256=""):
+            return None
+        documents = manifests.render(self.plan(candidate, serving.number))
+        recorded = self.history.manifests(self.environment, serving.number)
+        if recorded != manifests.dump(documents):
+            return None
+        try:
+            running = self.target.running(documents)
+            ready = self.target.wait_ready(running, 5) if running else []
+        except DsciError:
+            return None
+        if not ready:
+            return None
+        what = f"release {serving.number} of {self.environment}"
+        units = f"{len(ready)} {self.target.unit}{'s' if len(ready) > 1 else ''}"
+        message = (f"{what} already serves {candidate.image} with these manifests: {units} ready; nothing to "
+                   f"deploy (its smoke test passed when it was released)")  # fmt: skip
+        self.say(message)
+        details = {"release": serving.number, "environment": self.environment, "image": candidate.image,
+                   "unchanged": True}  # fmt: skip
+        return Check("deploy", Status.PASSED, message, details=details)
 
     def rollback(self, to: Release, approvals: list[dict[str, str]]) -> Check:
         """Release ``to`` again: its manifests rendered anew from its digests (the branch gives digests,

@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from invoke import Exit
 
@@ -183,6 +183,7 @@ def run_stages(
     keep_going: bool = False,
     left_out: dict[str, str] | None = None,
     more: Callable[[], list[StageResult]] | None = None,
+    cache: bool = False,
 ) -> None:
     """Run ``stages`` in order, write the reports, exit with the run's code.
 
@@ -190,16 +191,34 @@ def run_stages(
     ``fresh`` starts a new report (ci.all); otherwise the results merge into
     the report already in the folder. ``left_out`` maps stages that will not
     run to the reason, so the report says so. ``more`` gives results the stages made elsewhere
-    (the tenants' own, ``tenant/stage``), reported with theirs. Every secret is masked in all it prints.
+    (the tenants' own, ``tenant/stage``), reported with theirs. With ``cache`` (ci.all, unless
+    ci.cache.enabled is false), a stage whose inputs are unchanged is restored from the stage cache.
+    Every secret is masked in all it prints.
     """
     with guarded() as provider:
         settings = settings or _settings(c, provider, tenant)
-        _run_stages(c, stages, provider, settings, fresh, keep_going, left_out, more)
+        stored = _cache(settings, provider) if cache else None
+        try:
+            _run_stages(c, stages, provider, settings, fresh, keep_going, left_out, more, stored)
+        finally:
+            if stored is not None:
+                stored.save()
+
+
+def _cache(settings: Settings, provider: Provider) -> Any:
+    """The stage cache of ci.cache, or None when it is turned off."""
+    cfg = settings.get("cache")
+    if not cfg.enabled:
+        return None
+    from ci.core.cache import Cache
+
+    return Cache(settings.root / cfg.dir, settings.root, int(cfg.max_mb * 1e6), say=provider.write)
 
 
 def _run_stages(
     c: Any, stages: Sequence[Stage], provider: Provider, settings: Settings, fresh: bool,
     keep_going: bool, left_out: dict[str, str] | None, more: Callable[[], list[StageResult]] | None,
+    cache: Any,
 ) -> None:  # fmt: skip
     report_dir = settings.report_dir
     run = Run() if fresh else reports.load(report_dir)
@@ -211,7 +230,7 @@ def _run_stages(
             results[stage.name] = StageResult(stage.name, skipped=f"not run: stage {failed} failed")
             continue
         with provider.stage(stage.name, index, len(stages), quiet=stage.quiet):
-            result, bug = _execute(stage, c, settings)
+            result, bug = _execute(stage, c, settings, cache)
         provider.report_stage(result)
         results[stage.name] = result
         if result.status is Status.FAILED:
@@ -287,11 +306,17 @@ def _settings(c: Any, provider: Provider, tenant: str | None = None) -> Settings
         raise fail(provider, error) from None
 
 
-def _execute(stage: Stage, c: Any, settings: Settings) -> tuple[StageResult, BaseException | None]:
+def _execute(
+    stage: Stage, c: Any, settings: Settings, cache: Any = None
+) -> tuple[StageResult, BaseException | None]:
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     clock = time.perf_counter()
     bug = None
+    keyed = None
     try:
+        keyed = _keyed(stage, settings, cache)
+        if keyed and keyed.hit:
+            return _restored(keyed.hit, clock, started), None
         result = stage.run(settings)
     except DsciError as error:
         result = StageResult(stage.name, error=error.message, error_code=error.exit_code)
@@ -301,7 +326,48 @@ def _execute(stage: Stage, c: Any, settings: Settings) -> tuple[StageResult, Bas
     result.duration = round(time.perf_counter() - clock, 3)
     result.started = started
     result.artifacts = [_display(a, settings.root) for a in result.artifacts]
+    if keyed and bug is None and result.status in (Status.PASSED, Status.WARNED):
+        cache.put(stage.name, keyed.key, keyed.inputs, result.to_dict(), [*result.artifacts, *keyed.outputs],
+                  tenant=settings.tenant)  # fmt: skip
     return result, bug
+
+
+class _Keyed(NamedTuple):
+    key: str
+    inputs: dict[str, Any]
+    outputs: list[str]
+    hit: Any
+
+
+def _keyed(stage: Stage, settings: Settings, cache: Any) -> _Keyed | None:
+    """The stage's key and inputs, and its cache entry when there is one; None when it is not cached.
+    A stage that runs says why: the inputs that changed since it was stored."""
+    if cache is None or stage.inputs is None:
+        return None
+    from ci.core.cache import changes
+
+    declared = stage.inputs(settings)
+    if declared is None:  # nothing the stage would do is worth a key (it is left out, say)
+        return None
+    try:
+        inputs = cache.inputs(declared, settings.get, getattr(stage.run, "keywords", {}))
+    except OSError as error:
+        cache.say(f"{stage.name}: not cached: an input cannot be read ({error}); running it")
+        return None
+    key = cache.key(stage.name, inputs)
+    hit = cache.get(stage.name, key, declared.usable)
+    if hit is None:
+        changed = changes(cache.last(stage.name, settings.tenant), inputs)
+        cache.say(f"{stage.name}: running: {'; '.join(changed)}")
+    return _Keyed(key, inputs, list(declared.outputs), hit)
+
+
+def _restored(hit: Any, clock: float, started: str) -> StageResult:
+    """A cached stage's result as it was, its checks and verdicts replayed, marked as cached."""
+    result = StageResult.from_dict(hit.result)
+    result.cached = {"key": hit.key, "age": round(time.time() - hit.created), "ran": hit.duration}
+    result.duration, result.started = round(time.perf_counter() - clock, 3), started
+    return result
 
 
 def _display(path: str, root: Path) -> str:

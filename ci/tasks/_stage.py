@@ -21,6 +21,9 @@ class Stage(NamedTuple):
     run: Callable[..., Any]  # run(settings, **flags)
     quiet: bool = True  # hides its tools' output, so a terminal shows a progress line
     after_failure: bool = True  # runs after a failed stage under --keep-going (a deploy never does)
+    # What its result depends on (ci/core/cache.py's Declared), from the Settings; None: never cached (a
+    # stage that talks to the outside, or one as quick as the check would be).
+    inputs: Callable[[Any], Any] | None = None
 
     def given(self, **flags: Any) -> Stage:
         """The same stage with the command line's flags: ``LINT.given(paths="src")``."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from invoke import task
 
+from ci.tasks import _inputs
 from ci.tasks._stage import Stage
 
 
@@ -21,7 +22,7 @@ def pii_stage(s: Any, git: str | None = None) -> Any:
     return stage.scan_pii(s.section("data", pii=s.section("data.pii", git=git)), root=s.root, run=s.runner())
 
 
-DATA = Stage("data", data_stage)
+DATA = Stage("data", data_stage, inputs=_inputs.data)
 PII = Stage("pii", pii_stage)
 
 

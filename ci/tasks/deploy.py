@@ -215,9 +215,11 @@ def deploy_stage(s: Any, environment: str | None = None, promote: str | None = N
             raise ConfigError(f"--from {source}: no release of {source} serves; deploy there first")
         release, smoke = serving.candidate, smoke_again(s, serving)
     else:
-        release, smoke = candidate(s), smoke_rows(s)
+        release, smoke = candidate(s), None
     approvals = signoffs.check(plan.history.branch, plan.name, release, name, env.signoffs, s.root)
-    check = plan.deploy(release, smoke, approvals)
+    check = plan.unchanged(release) if not promote else None
+    if check is None:
+        check = plan.deploy(release, smoke or smoke_rows(s), approvals)
     return StageResult("deploy", [check], [str(s.report_dir / "deploy" / f"{name}.yaml")])
 
 

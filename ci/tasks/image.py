@@ -7,6 +7,7 @@ from typing import Any
 
 from invoke import task
 
+from ci.tasks import _inputs
 from ci.tasks._stage import Stage
 
 
@@ -39,7 +40,7 @@ def image_stage(s: Any) -> Any:
     return image_isolation(s, built)
 
 
-IMAGE = Stage("image", image_stage, quiet=False)
+IMAGE = Stage("image", image_stage, quiet=False, inputs=_inputs.image)
 
 
 @task(help={"tenant": "Run with this tenant's settings (ci.tenants)."})

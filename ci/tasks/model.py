@@ -6,6 +6,7 @@ from typing import Any
 
 from invoke import task
 
+from ci.tasks import _inputs
 from ci.tasks._stage import Stage
 
 
@@ -55,8 +56,8 @@ def onnx_stage(s: Any, double: str | None = None, tolerance: str | None = None, 
     )
 
 
-MODEL = Stage("model", model_stage, quiet=False)
-ONNX = Stage("onnx", onnx_stage)
+MODEL = Stage("model", model_stage, quiet=False, inputs=_inputs.model)
+ONNX = Stage("onnx", onnx_stage, inputs=_inputs.onnx)
 
 
 @task(

@@ -7,6 +7,7 @@ from typing import Any
 
 from invoke import task
 
+from ci.tasks import _inputs
 from ci.tasks._stage import Stage
 
 
@@ -16,7 +17,7 @@ def notebooks_stage(s: Any) -> Any:
     return check.check_all(s.section("notebooks"), root=s.root, run=s.runner(), report_dir=s.report_dir)
 
 
-NOTEBOOKS = Stage("notebooks", notebooks_stage)
+NOTEBOOKS = Stage("notebooks", notebooks_stage, inputs=_inputs.notebooks)
 
 
 @task(default=True, help={"tenant": "Run with this tenant's settings (ci.tenants)."})

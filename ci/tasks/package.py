@@ -6,6 +6,7 @@ from typing import Any
 
 from invoke import task
 
+from ci.tasks import _inputs
 from ci.tasks._stage import Stage
 
 
@@ -26,7 +27,7 @@ def package_stage(s: Any) -> Any:
     )
 
 
-PACKAGE = Stage("package", package_stage, quiet=False)
+PACKAGE = Stage("package", package_stage, quiet=False, inputs=_inputs.package)
 
 
 @task(help={"tenant": "Run with this tenant's settings (ci.tenants)."})

@@ -6,6 +6,7 @@ from typing import Any
 
 from invoke import task
 
+from ci.tasks import _inputs
 from ci.tasks._stage import Stage
 
 
@@ -47,7 +48,7 @@ def parity_stage(s: Any, record: bool = False, image_ref: str | None = None, **g
     )
 
 
-PARITY = Stage("parity", parity_stage)
+PARITY = Stage("parity", parity_stage, inputs=_inputs.parity)
 
 
 @task(

@@ -59,9 +59,12 @@ def _names(values: list[str] | None) -> list[str]:
         "tenants": "all, or tenants' names comma-separated: the project's stages once, then each "
         "tenant's pipeline in a process of its own, side by side (ci.tenants.jobs at once).",
         "tenant": "Only this tenant's pipeline, with its settings (as one job of a CI's matrix).",
+        "cache": "--no-cache runs every stage, restoring none from the stage cache (ci.cache.enabled).",
+        "jobs": "Stages that depend on none before them (lint, test, notebooks, data) run this many at "
+        "once (ci.all.jobs; 0: one per core, 1: one after another).",
     },
 )
-def all_(c, only=None, skip=None, keep_going=None, tenants=None, tenant=None):
+def all_(c, only=None, skip=None, keep_going=None, tenants=None, tenant=None, cache=True, jobs=None):
     """Run the whole pipeline: lint, test, ... Reports go to ci.report_dir."""
     from ci.tasks._boundary import Settings, boundary, run_stages
 
@@ -89,7 +92,8 @@ def all_(c, only=None, skip=None, keep_going=None, tenants=None, tenant=None):
             left_out = {name: why for name, why in left_out.items() if name in COMMON}
             if own:  # the tenants' rows written once, before their processes read them
                 settings.roster().prepare(names, tolerant=True)
-                fanout = Fanout(names, own, keep_going)
+                fanout = Fanout(names, own, keep_going, cache and settings.get("cache.enabled"))
                 chosen.append(Stage("tenants", fanout.stage, quiet=False))
                 more = fanout.results
-    run_stages(c, chosen, settings=settings, fresh=True, keep_going=keep_going, left_out=left_out, more=more)
+    run_stages(c, chosen, settings=settings, fresh=True, keep_going=keep_going, left_out=left_out, more=more,
+               cache=cache)  # fmt: skip

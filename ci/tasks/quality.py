@@ -6,6 +6,7 @@ from typing import Any
 
 from invoke import task
 
+from ci.tasks import _inputs
 from ci.tasks._stage import Stage
 
 
@@ -36,8 +37,8 @@ def test_stage(
     )
 
 
-LINT = Stage("lint", lint_stage)
-TEST = Stage("test", test_stage, quiet=False)
+LINT = Stage("lint", lint_stage, inputs=_inputs.lint)
+TEST = Stage("test", test_stage, quiet=False, inputs=_inputs.test)
 
 
 @task(

@@ -12,6 +12,7 @@ from typing import Any
 
 from invoke import task
 
+from ci.tasks import _inputs
 from ci.tasks._stage import Stage
 
 NO_KEY = "no signing key (ci.security.key_file, or the variable ci.security.key_env names)"
@@ -105,7 +106,7 @@ def sign_stage(s: Any) -> Any:
     return domain.sign_build(s.root / s.get("package.out"), key, trusted_keys(s)[0])
 
 
-SIGN = Stage("sign", sign_stage)
+SIGN = Stage("sign", sign_stage, inputs=_inputs.sign)
 
 
 @task(

@@ -64,8 +64,8 @@ def isolation(c, tenant=None):
 class Fanout:
     """The tenants' pipelines, run side by side as the stage ``tenants`` of ci.all --tenants."""
 
-    def __init__(self, names: list[str], stages: list[str], keep_going: bool) -> None:
-        self.names, self.stages, self.keep_going = names, stages, keep_going
+    def __init__(self, names: list[str], stages: list[str], keep_going: bool, cache: bool = True) -> None:
+        self.names, self.stages, self.keep_going, self.cache = names, stages, keep_going, cache
         self.outcomes: list[Any] = []
 
     def stage(self, s: Any) -> Any:
@@ -75,6 +75,7 @@ class Fanout:
         from ci.tenants import pool
 
         args = ["--only", ",".join(self.stages)] + (["--keep-going"] if self.keep_going else [])
+        args += [] if self.cache else ["--no-cache"]
         env = self.distributions(s) if "package" in self.stages else {}
         if s.runtime_file:  # `invoke -f FILE`: each tenant's process reads it too
             env["INVOKE_RUNTIME_CONFIG"] = s.runtime_file
