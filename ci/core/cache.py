@@ -17,6 +17,7 @@ cannot be written warns once and the run goes on uncached.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -195,6 +196,9 @@ class Cache:
         for name in names:
             if not name:
                 continue
+            if glob.has_magic(name):  # a dataset's path may be a glob: the files it matches now
+                yield from self.expand(sorted(glob.glob(name, root_dir=self.root, recursive=True)))
+                continue
             path = self.root / name
             if path.is_dir():
                 for folder, dirs, files in os.walk(path):
@@ -206,12 +210,14 @@ class Cache:
 
     # Entries ------------------------------------------------------------------
 
-    def get(self, stage: str, key: str, usable: Callable[[dict[str, Any]], str] | None = None) -> Hit | None:
-        """The entry of ``key`` with its outputs put back in place; None (and why, said) when there is none
-        or it cannot be used."""
+    def get(
+        self, stage: str, key: str, usable: Callable[[dict[str, Any]], str] | None = None
+    ) -> tuple[Hit | None, str]:
+        """(the entry of ``key``, with its outputs put back in place, ""); (None, why it cannot be used)
+        when it is damaged or its result cannot stand here; (None, "") when there is none."""
         entry = self.folder / stage / key
         if not entry.is_dir():
-            return None
+            return None, ""
         try:
             data = json.loads((entry / ENTRY).read_text(encoding="utf-8"))
             for name, digest in data["outputs"].items():
@@ -221,15 +227,14 @@ class Cache:
             for name, digest in data["outputs"].items():
                 self._put_back(entry / "files" / name, self.root / name, digest)
             why = usable(data["result"]) if usable else ""
-            if why:
-                self.say(f"{stage}: not restored from the cache: {why}; running it")
-                return None
+            if why:  # it names what is gone: the stage's new entry takes its place
+                shutil.rmtree(entry, ignore_errors=True)
+                return None, f"its cache entry cannot be used: {why}"
             os.utime(entry / ENTRY)  # most recently used
-            return Hit(key, data["result"], data["created"], data["duration"])
+            return Hit(key, data["result"], data["created"], data["duration"]), ""
         except (OSError, ValueError, KeyError, TypeError) as error:
-            self.say(f"{stage}: the cache entry {key[:12]} is damaged ({_reason(error)}); running the stage")
             shutil.rmtree(entry, ignore_errors=True)
-            return None
+            return None, f"its cache entry {key[:12]} is damaged ({_reason(error)})"
 
     def put(
         self,
@@ -352,7 +357,7 @@ def changes(before: Mapping[str, Any] | None, now: Mapping[str, Any]) -> list[st
                 said.append(f"{name} is new")
             elif kind == "file" and name not in new:
                 said.append(f"{name} is no longer an input")
-            elif kind == "value" and not name.startswith("--"):
+            elif kind == "value" and not name.startswith("--") and not _digest(new.get(name, "")):
                 said.append(f"{name} {old.get(name, 'unset')} -> {new.get(name, 'unset')}")
             else:
                 said.append(f"{name} changed")
@@ -367,6 +372,11 @@ def _within(names: Iterable[str], folders: Iterable[str], exclude: Iterable[str]
 
     inside, outside = prefixes(folders), prefixes(exclude)
     return [n for n in names if (n + os.sep).startswith(inside) and not (n + os.sep).startswith(outside)]
+
+
+def _digest(value: str) -> bool:
+    """Whether a value is a sha256 (a file's, a key's): said to have changed, never shown."""
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
 def _normal(name: str) -> str:

@@ -355,10 +355,10 @@ def _keyed(stage: Stage, settings: Settings, cache: Any) -> _Keyed | None:
         cache.say(f"{stage.name}: not cached: an input cannot be read ({error}); running it")
         return None
     key = cache.key(stage.name, inputs)
-    hit = cache.get(stage.name, key, declared.usable)
+    hit, why = cache.get(stage.name, key, declared.usable)
     if hit is None:
-        changed = changes(cache.last(stage.name, settings.tenant), inputs)
-        cache.say(f"{stage.name}: running: {'; '.join(changed)}")
+        why = why or "; ".join(changes(cache.last(stage.name, settings.tenant), inputs))
+        cache.say(f"{stage.name}: running: {why}")
     return _Keyed(key, inputs, list(declared.outputs), hit)
 
 

@@ -59,12 +59,14 @@ def model(s: Any) -> Any:
     b = follow_build(cfg.baseline, detect().environ)  # as the stage reads it: a pull request's target
     base = baselines.read(b.path, b.rev, b.branch, run=s.runner(), root=s.root)
     values = {"baseline": f"{base.source}: {base.metrics} {base.segments}"}
-    if cfg.train:
+    settings = [f"model.{name}" for name in cfg.__struct_fields__ if name != "onnx"]  # the onnx stage's
+    if cfg.train:  # the command is told where each dataset is (DSCI_DATA_<NAME>)
+        values["datasets"] = " ".join(f"{d.name}={d.path}" for d in s.get("data.datasets"))
         return Declared(
             project=["."], exclude=[*made(s), *s.get("test.paths"), cfg.path], files=[cfg.holdout],
-            settings=["model", "data"], libraries=EVERYTHING, values=values, outputs=[cfg.path],
+            settings=settings, libraries=EVERYTHING, values=values, outputs=[cfg.path],
         )  # fmt: skip
-    return Declared(files=[cfg.path, cfg.holdout], settings=["model"], libraries=EVERYTHING, values=values)
+    return Declared(files=[cfg.path, cfg.holdout], settings=settings, libraries=EVERYTHING, values=values)
 
 
 def onnx(s: Any) -> Any:

@@ -196,7 +196,9 @@ def who() -> str:
     return getpass.getuser()
 
 
-def deploy_stage(s: Any, environment: str | None = None, promote: str | None = None) -> Any:
+def deploy_stage(
+    s: Any, environment: str | None = None, promote: str | None = None, force: bool = False
+) -> Any:
     import sys
 
     from ci.core.errors import ConfigError
@@ -217,7 +219,7 @@ def deploy_stage(s: Any, environment: str | None = None, promote: str | None = N
     else:
         release, smoke = candidate(s), None
     approvals = signoffs.check(plan.history.branch, plan.name, release, name, env.signoffs, s.root)
-    check = plan.unchanged(release) if not promote else None
+    check = plan.unchanged(release) if not (promote or force) else None
     if check is None:
         check = plan.deploy(release, smoke or smoke_rows(s), approvals)
     return StageResult("deploy", [check], [str(s.report_dir / "deploy" / f"{name}.yaml")])
@@ -233,13 +235,14 @@ DEPLOY = Stage("deploy", deploy_stage, quiet=False, after_failure=False)
         "env": "The environment (ci.deploy.environments) to deploy to; default ci.deploy.environment.",
         "from": "Promote the release that serves in this environment (e.g. staging) instead of this "
         "workspace's pushed image: the same digests, and the smoke test it passed there.",
+        "force": "Release again even when this build already serves there with these manifests.",
     },
 )
-def deploy(c, env=None, from_=None, tenant=None):
+def deploy(c, env=None, from_=None, tenant=None, force=False):
     """Deploy the pushed image by digest: manifests, rollout, smoke test, automatic rollback, a release."""
     from ci.tasks._boundary import run_stages
 
-    run_stages(c, [DEPLOY.given(environment=env, promote=from_)], tenant=tenant)
+    run_stages(c, [DEPLOY.given(environment=env, promote=from_, force=force)], tenant=tenant)
 
 
 @task(

@@ -127,7 +127,8 @@ def test_a_failed_rollout_is_undone_with_the_previous_release(project, cluster, 
     fake, environ = cluster
     assert deploy(project, environ).returncode == 0
     fake.rollouts = [rollout]
-    done = deploy(project, environ, INVOKE_CI_DEPLOY_TIMEOUT="4")
+    done = run_invoke(project, "ci.deploy", "--force", env={**registry_env(), **environ,
+                                                             "INVOKE_CI_DEPLOY_TIMEOUT": "4"})  # fmt: skip
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     (line,) = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert said in line and "rolled back by itself: release 1" in line and "serves again" in line

@@ -50,7 +50,7 @@ def test_an_entry_puts_its_outputs_back_and_replays_its_result(tree):
     key = stored(cache, declared)
     (tree / "model.txt").unlink()
 
-    hit = cache.get("data", key)
+    hit, _ = cache.get("data", key)
 
     assert hit is not None and hit.result["checks"][0]["message"] == "100 rows"
     assert (tree / "model.txt").read_text() == "weights"
@@ -102,9 +102,10 @@ def test_a_truncated_entry_is_dropped_and_the_stage_runs(tree):
     entry = tree / "build/ci/cache/data" / key / "entry.json"
     entry.write_text(entry.read_text()[:40])
 
-    assert cache.get("data", key) is None
-    damaged = f"data: the cache entry {key[:12]} is damaged (entry.json is not whole JSON); running the stage"
-    assert said == [damaged]
+    assert cache.get("data", key) == (
+        None,
+        f"its cache entry {key[:12]} is damaged (entry.json is not whole JSON)",
+    )
     assert not entry.parent.exists()
 
 
@@ -115,8 +116,8 @@ def test_an_output_that_does_not_match_its_sha256_is_refused(tree):
     (tree / "build/ci/cache/data" / key / "files/model.txt").write_text("tampered")
     (tree / "model.txt").write_text("the stage's own")
 
-    assert cache.get("data", key) is None
-    assert "model.txt does not match its sha256" in said[0]
+    hit, why = cache.get("data", key)
+    assert hit is None and why.endswith("(model.txt does not match its sha256)")
     assert (tree / "model.txt").read_text() == "the stage's own"  # nothing put back from a bad entry
 
 
@@ -129,7 +130,7 @@ def test_an_unwritable_cache_warns_once_and_the_run_goes_on(tree):
     cache.save()
     assert len(said) == 1
     assert said[0].startswith("warning: the stage cache blocked/cache cannot be written (not a directory)")
-    assert cache.get("data", "k" * 64) is None
+    assert cache.get("data", "k" * 64) == (None, "")
 
 
 def test_two_runs_storing_the_same_entry_leave_one_whole_entry(tree):
@@ -152,7 +153,7 @@ def test_two_runs_storing_the_same_entry_leave_one_whole_entry(tree):
         thread.join()
 
     assert os.listdir(tree / "build/ci/cache/data") == [key]
-    assert make_cache(tree).get("data", key) is not None
+    assert make_cache(tree).get("data", key)[0] is not None
 
 
 def test_the_least_recently_used_entries_go_beyond_the_size(tree):
@@ -252,3 +253,13 @@ def test_a_stage_key_moves_with_its_inputs_and_only_them(stage, context, monkeyp
     assert key() == first, f"{other} changed the key of {stage}"
     (s.root / own).write_text(FILES[own].replace("1", "2") + " ")
     assert key() != first, f"{own} did not change the key of {stage}"
+
+
+def test_a_glob_is_the_files_it_matches_now(tree):
+    cache = make_cache(tree)
+    declared = Declared(files=["data/*.csv"])
+    before = cache.inputs(declared, settings_of({}), {})
+    (tree / "data/more.csv").write_text("a,b\n")
+    after = cache.inputs(declared, settings_of({}), {})
+    assert list(before["file"]) == ["data/train.csv"]
+    assert changes(before, after) == ["data/more.csv is new"]
