@@ -107,6 +107,7 @@ class Cache:
         self.say = say
         self.hashes = Hashes(folder / HASHES, root)
         self.broken = ""  # why the cache cannot be written: warned once, then the run goes on uncached
+        self.restore = True  # False (--no-cache): every stage runs, and its entry is stored anew
         self._installed: dict[str, str] | None = None
         self._dsci: str | None = None
 
@@ -269,10 +270,7 @@ class Cache:
                     "result": result,
                 }  # fmt: skip
                 write_text(work / ENTRY, json.dumps(data, indent=1))
-                try:
-                    os.rename(work, final)
-                except OSError:  # another run stored the same key first: theirs stands
-                    shutil.rmtree(work, ignore_errors=True)
+                _replace(work, final)
             except BaseException:
                 shutil.rmtree(work, ignore_errors=True)
                 raise
@@ -339,6 +337,24 @@ class Cache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _replace(work: Path, final: Path) -> None:
+    """``work`` renamed to ``final``, an entry already there set aside first (its outputs are no longer
+    the ones in the project). A reader sees the old entry, none, or the new one: never half of one."""
+    try:
+        os.rename(work, final)
+        return
+    except OSError:
+        pass
+    old = Path(tempfile.mkdtemp(prefix=".old-", dir=final.parent))
+    try:
+        os.rename(final, old / "entry")
+        os.rename(work, final)
+    except OSError:  # another run stored the same key meanwhile: theirs stands
+        shutil.rmtree(work, ignore_errors=True)
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def changes(before: Mapping[str, Any] | None, now: Mapping[str, Any]) -> list[str]:

@@ -48,6 +48,11 @@ def context_runner(c: Any, cwd: Path) -> Runner:
     path = os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", "")))
 
     def run(argv: Sequence[str], *, quiet: bool = True, env: Mapping[str, str] | None = None) -> Completed:
+        from ci.core.parallel import buffer
+
+        # A stage run beside others keeps its output apart (ci/core/parallel.py). A stream given to
+        # Invoke is one it writes to even when hidden: a quiet probe gets none.
+        kept = None if quiet else buffer()
         elsewhere = Path.cwd().resolve() != cwd.resolve()
         with c.cd(str(cwd)) if elsewhere else contextlib.nullcontext():
             result = c.run(
@@ -57,6 +62,8 @@ def context_runner(c: Any, cwd: Path) -> Runner:
                 warn=True,
                 in_stream=False,
                 env={"PATH": path, **(env or {})},
+                out_stream=kept,
+                err_stream=kept,
             )
         return Completed(tuple(argv), result.exited, result.stdout, result.stderr)
 

@@ -183,7 +183,8 @@ def run_stages(
     keep_going: bool = False,
     left_out: dict[str, str] | None = None,
     more: Callable[[], list[StageResult]] | None = None,
-    cache: bool = False,
+    cache: str = "",
+    jobs: int = 1,
 ) -> None:
     """Run ``stages`` in order, write the reports, exit with the run's code.
 
@@ -191,52 +192,47 @@ def run_stages(
     ``fresh`` starts a new report (ci.all); otherwise the results merge into
     the report already in the folder. ``left_out`` maps stages that will not
     run to the reason, so the report says so. ``more`` gives results the stages made elsewhere
-    (the tenants' own, ``tenant/stage``), reported with theirs. With ``cache`` (ci.all, unless
-    ci.cache.enabled is false), a stage whose inputs are unchanged is restored from the stage cache.
+    (the tenants' own, ``tenant/stage``), reported with theirs. With ``cache`` "use" (ci.all, unless
+    ci.cache.enabled is false), a stage whose inputs are unchanged is restored from the stage cache; with
+    "store" (ci.all --no-cache), every stage runs and its entry is stored anew.
     Every secret is masked in all it prints.
     """
     with guarded() as provider:
         settings = settings or _settings(c, provider, tenant)
-        stored = _cache(settings, provider) if cache else None
+        stored = _cache(settings, provider, restore=cache == "use") if cache else None
         try:
-            _run_stages(c, stages, provider, settings, fresh, keep_going, left_out, more, stored)
+            _run_stages(c, stages, provider, settings, fresh, keep_going, left_out, more, stored, jobs)
         finally:
             if stored is not None:
                 stored.save()
 
 
-def _cache(settings: Settings, provider: Provider) -> Any:
+def _cache(settings: Settings, provider: Provider, *, restore: bool) -> Any:
     """The stage cache of ci.cache, or None when it is turned off."""
     cfg = settings.get("cache")
     if not cfg.enabled:
         return None
     from ci.core.cache import Cache
 
-    return Cache(settings.root / cfg.dir, settings.root, int(cfg.max_mb * 1e6), say=provider.write)
+    say = lambda line: print(line, flush=True)  # noqa: E731 - into a stage's own output when kept apart
+    cache = Cache(settings.root / cfg.dir, settings.root, int(cfg.max_mb * 1e6), say=say)
+    cache.restore = restore
+    return cache
 
 
 def _run_stages(
     c: Any, stages: Sequence[Stage], provider: Provider, settings: Settings, fresh: bool,
     keep_going: bool, left_out: dict[str, str] | None, more: Callable[[], list[StageResult]] | None,
-    cache: Any,
+    cache: Any, jobs: int,
 ) -> None:  # fmt: skip
     report_dir = settings.report_dir
     run = Run() if fresh else reports.load(report_dir)
     results = {name: StageResult(name, skipped=reason) for name, reason in (left_out or {}).items()}
-    failed = None
-    bug = None
-    for index, stage in enumerate(stages, start=1):
-        if failed and not (keep_going and stage.after_failure):
-            results[stage.name] = StageResult(stage.name, skipped=f"not run: stage {failed} failed")
-            continue
-        with provider.stage(stage.name, index, len(stages), quiet=stage.quiet):
-            result, bug = _execute(stage, c, settings, cache)
-        provider.report_stage(result)
-        results[stage.name] = result
-        if result.status is Status.FAILED:
-            failed = failed or stage.name
-        if bug:
-            break
+    if jobs > 1 and len(stages) > 1:
+        ran, bug = _side_by_side(c, stages, provider, settings, keep_going, jobs, cache)
+    else:
+        ran, bug = _one_by_one(c, stages, provider, settings, keep_going, cache)
+    results.update(ran)
     results.update((result.name, result) for result in (more() if more else []))
     for result in results.values():
         run = reports.merge(run, result, ORDER)
@@ -252,6 +248,74 @@ def _run_stages(
         for message in errors:
             provider.error(secrets.mask(message))
         raise Exit(code=code)
+
+
+def _one_by_one(
+    c: Any, stages: Sequence[Stage], provider: Provider, settings: Settings, keep_going: bool, cache: Any
+) -> tuple[dict[str, StageResult], BaseException | None]:
+    results: dict[str, StageResult] = {}
+    failed = bug = None
+    for index, stage in enumerate(stages, start=1):
+        if failed and not (keep_going and stage.after_failure):
+            results[stage.name] = StageResult(stage.name, skipped=f"not run: stage {failed} failed")
+            continue
+        with provider.stage(stage.name, index, len(stages), quiet=stage.quiet):
+            result, bug = _execute(stage, c, settings, cache)
+        provider.report_stage(result)
+        results[stage.name] = result
+        if result.status is Status.FAILED:
+            failed = failed or stage.name
+        if bug:
+            break
+    return results, bug
+
+
+def _side_by_side(
+    c: Any, stages: Sequence[Stage], provider: Provider, settings: Settings, keep_going: bool, jobs: int,
+    cache: Any,
+) -> tuple[dict[str, StageResult], BaseException | None]:  # fmt: skip
+    """The stages at most ``jobs`` at once, each after the ones it needs; shown in pipeline order.
+
+    A failure stops what has not started (unless ``keep_going``); what runs beside it finishes and is
+    reported. A stage that never runs after a failure (a deploy) does not start once one failed."""
+    from ci.core import parallel
+
+    names = [stage.name for stage in stages]
+    by_name = {stage.name: stage for stage in stages}
+    needs = {
+        stage.name: set(names[:index]) if stage.needs is None else set(stage.needs) & set(names[:index])
+        for index, stage in enumerate(stages)
+    }
+    results: dict[str, StageResult] = {}
+    failed: list[str] = []
+    bugs: list[BaseException] = []
+
+    def start(name: str) -> tuple[StageResult, BaseException | None, bool]:
+        if failed and not by_name[name].after_failure:
+            return StageResult(name, skipped=f"not run: stage {failed[0]} failed"), None, False
+        return (*_execute(by_name[name], c, settings, cache), True)
+
+    def finished(name: str, outcome: Any, output: str) -> bool:
+        result, bug, _ = outcome
+        results[name] = result
+        if result.status is Status.FAILED:
+            failed.append(name)
+        if bug:
+            bugs.append(bug)
+        return not bugs and (keep_going or not failed)
+
+    def shown(name: str, outcome: Any, output: str) -> None:
+        result, _, ran = outcome
+        if ran:
+            provider.begin_group(f"[{names.index(name) + 1}/{len(names)}] {name}")
+            provider.out.write(output)
+            provider.end_group()
+            provider.report_stage(result)
+
+    parallel.run(names, needs, start, jobs=jobs, finished=finished, shown=shown)
+    why = f"not run: stage {failed[0]} failed" if failed else "not run: a bug in dsci stopped the run"
+    results.update((name, StageResult(name, skipped=why)) for name in names if name not in results)
+    return results, bugs[0] if bugs else None
 
 
 @contextlib.contextmanager
@@ -355,7 +419,7 @@ def _keyed(stage: Stage, settings: Settings, cache: Any) -> _Keyed | None:
         cache.say(f"{stage.name}: not cached: an input cannot be read ({error}); running it")
         return None
     key = cache.key(stage.name, inputs)
-    hit, why = cache.get(stage.name, key, declared.usable)
+    hit, why = cache.get(stage.name, key, declared.usable) if cache.restore else (None, "--no-cache")
     if hit is None:
         why = why or "; ".join(changes(cache.last(stage.name, settings.tenant), inputs))
         cache.say(f"{stage.name}: running: {why}")

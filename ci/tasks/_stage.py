@@ -24,6 +24,8 @@ class Stage(NamedTuple):
     # What its result depends on (ci/core/cache.py's Declared), from the Settings; None: never cached (a
     # stage that talks to the outside, or one as quick as the check would be).
     inputs: Callable[[Any], Any] | None = None
+    # The stages it waits for when stages run side by side (ci.all --jobs); None: every stage before it.
+    needs: tuple[str, ...] | None = None
 
     def given(self, **flags: Any) -> Stage:
         """The same stage with the command line's flags: ``LINT.given(paths="src")``."""

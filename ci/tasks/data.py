@@ -22,7 +22,7 @@ def pii_stage(s: Any, git: str | None = None) -> Any:
     return stage.scan_pii(s.section("data", pii=s.section("data.pii", git=git)), root=s.root, run=s.runner())
 
 
-DATA = Stage("data", data_stage, inputs=_inputs.data)
+DATA = Stage("data", data_stage, inputs=_inputs.data, needs=("git", "isolation"))
 PII = Stage("pii", pii_stage)
 
 

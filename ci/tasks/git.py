@@ -18,7 +18,7 @@ def git_stage(s: Any) -> Any:
     return repository.check(s.section("git"), run=s.runner(), root=s.root, stamp=s.stamp(), branch=branch)
 
 
-GIT = Stage("git", git_stage)
+GIT = Stage("git", git_stage, needs=())
 
 
 @task(name="git", help={"tenant": "Run with this tenant's settings (ci.tenants)."})

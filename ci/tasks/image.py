@@ -40,7 +40,7 @@ def image_stage(s: Any) -> Any:
     return image_isolation(s, built)
 
 
-IMAGE = Stage("image", image_stage, quiet=False, inputs=_inputs.image)
+IMAGE = Stage("image", image_stage, quiet=False, inputs=_inputs.image, needs=("sign",))
 
 
 @task(help={"tenant": "Run with this tenant's settings (ci.tenants)."})

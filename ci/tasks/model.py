@@ -56,8 +56,8 @@ def onnx_stage(s: Any, double: str | None = None, tolerance: str | None = None, 
     )
 
 
-MODEL = Stage("model", model_stage, quiet=False, inputs=_inputs.model)
-ONNX = Stage("onnx", onnx_stage, inputs=_inputs.onnx)
+MODEL = Stage("model", model_stage, quiet=False, inputs=_inputs.model, needs=("data", "isolation"))
+ONNX = Stage("onnx", onnx_stage, inputs=_inputs.onnx, needs=("model",))
 
 
 @task(

@@ -17,7 +17,7 @@ def notebooks_stage(s: Any) -> Any:
     return check.check_all(s.section("notebooks"), root=s.root, run=s.runner(), report_dir=s.report_dir)
 
 
-NOTEBOOKS = Stage("notebooks", notebooks_stage, inputs=_inputs.notebooks)
+NOTEBOOKS = Stage("notebooks", notebooks_stage, inputs=_inputs.notebooks, needs=("git",))
 
 
 @task(default=True, help={"tenant": "Run with this tenant's settings (ci.tenants)."})

@@ -48,7 +48,7 @@ def parity_stage(s: Any, record: bool = False, image_ref: str | None = None, **g
     )
 
 
-PARITY = Stage("parity", parity_stage, inputs=_inputs.parity)
+PARITY = Stage("parity", parity_stage, inputs=_inputs.parity, needs=("image",))
 
 
 @task(

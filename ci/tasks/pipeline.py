@@ -59,7 +59,8 @@ def _names(values: list[str] | None) -> list[str]:
         "tenants": "all, or tenants' names comma-separated: the project's stages once, then each "
         "tenant's pipeline in a process of its own, side by side (ci.tenants.jobs at once).",
         "tenant": "Only this tenant's pipeline, with its settings (as one job of a CI's matrix).",
-        "cache": "--no-cache runs every stage, restoring none from the stage cache (ci.cache.enabled).",
+        "cache": "--no-cache runs every stage, restoring none from the stage cache, and stores each anew "
+        "(ci.cache.enabled: false neither restores nor stores).",
         "jobs": "Stages that depend on none before them (lint, test, notebooks, data) run this many at "
         "once (ci.all.jobs; 0: one per core, 1: one after another).",
     },
@@ -95,5 +96,8 @@ def all_(c, only=None, skip=None, keep_going=None, tenants=None, tenant=None, ca
                 fanout = Fanout(names, own, keep_going, cache and settings.get("cache.enabled"))
                 chosen.append(Stage("tenants", fanout.stage, quiet=False))
                 more = fanout.results
+    from ci.core.parallel import cores
+
+    jobs = cores(settings.get("all.jobs", jobs, "--jobs"))
     run_stages(c, chosen, settings=settings, fresh=True, keep_going=keep_going, left_out=left_out, more=more,
-               cache=cache)  # fmt: skip
+               cache="use" if cache else "store", jobs=jobs)  # fmt: skip

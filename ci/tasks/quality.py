@@ -37,8 +37,8 @@ def test_stage(
     )
 
 
-LINT = Stage("lint", lint_stage, inputs=_inputs.lint)
-TEST = Stage("test", test_stage, quiet=False, inputs=_inputs.test)
+LINT = Stage("lint", lint_stage, inputs=_inputs.lint, needs=("git",))
+TEST = Stage("test", test_stage, quiet=False, inputs=_inputs.test, needs=("git",))
 
 
 @task(

@@ -106,7 +106,7 @@ def sign_stage(s: Any) -> Any:
     return domain.sign_build(s.root / s.get("package.out"), key, trusted_keys(s)[0])
 
 
-SIGN = Stage("sign", sign_stage, inputs=_inputs.sign)
+SIGN = Stage("sign", sign_stage, inputs=_inputs.sign, needs=("package",))
 
 
 @task(

@@ -50,7 +50,7 @@ def image_isolation(s: Any, result: Any) -> Any:
     return breached(result)
 
 
-ISOLATION = Stage("isolation", isolation_stage)
+ISOLATION = Stage("isolation", isolation_stage, needs=("git",))
 
 
 @task(help={"tenant": "The tenant whose isolation to prove (ci.tenants)."})

@@ -120,8 +120,11 @@ def test_a_cache_carried_to_another_folder_hits_there(warm, tmp_path):
 
 
 def test_no_cache_runs_every_stage_and_an_unwritable_cache_warns(warm):
-    cached, ran, _ = outcome(warm, "--only", "lint,data", "--no-cache")
+    cached, ran, out = outcome(warm, "--only", "lint,data", "--no-cache")
     assert cached == set() and ran == {"lint", "data"}
+    assert "data: running: --no-cache" in out
+    cached, ran, _ = outcome(warm, "--only", "lint,data")  # stored anew
+    assert cached == {"lint", "data"}
     cached, ran, out = outcome(warm, "--only", "lint,data", INVOKE_CI_CACHE_DIR="invoke.yaml/cache")
     assert ran == {"lint", "data"}
     assert ("warning: the stage cache invoke.yaml/cache cannot be written (not a directory); the run goes "

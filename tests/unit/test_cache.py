@@ -263,3 +263,16 @@ def test_a_glob_is_the_files_it_matches_now(tree):
     after = cache.inputs(declared, settings_of({}), {})
     assert list(before["file"]) == ["data/train.csv"]
     assert changes(before, after) == ["data/more.csv is new"]
+
+
+def test_a_stage_stored_again_under_its_key_replaces_the_entry(tree):
+    """--no-cache runs the stage and stores it anew: the entry then holds the outputs the project has."""
+    cache = make_cache(tree)
+    declared = Declared(files=["data/train.csv"])
+    key = stored(cache, declared)
+    (tree / "model.txt").write_text("retrained")
+    assert stored(cache, declared) == key
+    (tree / "model.txt").unlink()
+    assert cache.get("data", key)[0] is not None
+    assert (tree / "model.txt").read_text() == "retrained"
+    assert os.listdir(tree / "build/ci/cache/data") == [key]  # nothing set aside is left behind
