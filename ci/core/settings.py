@@ -78,8 +78,12 @@ class Cache(Section):
         bool, about("Restore a stage whose inputs are unchanged instead of running it (ci.all --no-cache).")
     ] = True
     dir: Annotated[
-        str, about("The cache folder; CI keeps it between runs in its own cache (actions/cache, Cache@2).")
-    ] = "build/ci/cache"
+        str,
+        about(
+            "The cache folder, beside the reports (which CI uploads and cleans): the templates keep it "
+            "between runs with the CI's own cache (actions/cache, Cache@2, a Jenkins workspace)."
+        ),
+    ] = "build/cache"
     max_mb: Annotated[
         float, about("The cache's size in MB; the least recently used entries go beyond it.", gt=0)
     ] = 2048

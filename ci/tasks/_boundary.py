@@ -183,7 +183,7 @@ def run_stages(
     keep_going: bool = False,
     left_out: dict[str, str] | None = None,
     more: Callable[[], list[StageResult]] | None = None,
-    cache: str = "",
+    cache: str = "use",
     jobs: int = 1,
 ) -> None:
     """Run ``stages`` in order, write the reports, exit with the run's code.
@@ -192,9 +192,9 @@ def run_stages(
     ``fresh`` starts a new report (ci.all); otherwise the results merge into
     the report already in the folder. ``left_out`` maps stages that will not
     run to the reason, so the report says so. ``more`` gives results the stages made elsewhere
-    (the tenants' own, ``tenant/stage``), reported with theirs. With ``cache`` "use" (ci.all, unless
+    (the tenants' own, ``tenant/stage``), reported with theirs. With ``cache`` "use" (unless
     ci.cache.enabled is false), a stage whose inputs are unchanged is restored from the stage cache; with
-    "store" (ci.all --no-cache), every stage runs and its entry is stored anew.
+    "store" (ci.all --no-cache), every stage runs and its entry is stored anew; "" neither.
     Every secret is masked in all it prints.
     """
     with guarded() as provider:

@@ -37,7 +37,7 @@ def call(Map config = [:]) {
         stages {
             stage('setup') {
                 steps {
-                    dir('build/ci') { deleteDir() }
+                    dir('build/ci') { deleteDir() }  // the workspace keeps the stage cache, build/cache
                     script {
                         dsciRun(image, credentials, "python3 -m venv .venv && .venv/bin/python -m pip install --quiet '${requirement}'")
                     }

@@ -36,6 +36,12 @@ def no_real_world(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def no_stage_cache(monkeypatch):
+    """Stages run: the stage cache asks git for the project's files (tests/unit/test_cache.py tests it)."""
+    monkeypatch.setenv("INVOKE_CI_CACHE_ENABLED", "0")
+
+
+@pytest.fixture(autouse=True)
 def plain_terminal(monkeypatch):
     """No CI variables leak in from the machine running the tests."""
     for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "TF_BUILD", "JENKINS_URL", "JENKINS_HOME"):
