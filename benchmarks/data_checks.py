@@ -213,7 +213,11 @@ def dsci_project(folder: Path, data: Path) -> Path:
         "from invoke import Collection\n\nimport ci\n\nns = Collection(ci.namespace(__file__))\n"
     )
     dataset = {"name": "bench", "path": str(data), "checks": CHECKS}
-    (folder / "invoke.yaml").write_text(json.dumps({"ci": {"data": {"datasets": [dataset]}}}, indent=1))
+    settings = {
+        "data": {"datasets": [dataset]},
+        "cache": {"enabled": False},
+    }  # checked each run, not replayed
+    (folder / "invoke.yaml").write_text(json.dumps({"ci": settings}, indent=1))
     return folder
 
 

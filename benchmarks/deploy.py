@@ -39,7 +39,7 @@ def environment() -> dict[str, str]:
 def deploy(reports: list[float]) -> float:
     start = time.perf_counter()
     done = subprocess.run(
-        [INVOKE, "ci.deploy"], cwd=EXAMPLE, env=environment(), capture_output=True, text=True
+        [INVOKE, "ci.deploy", "--force"], cwd=EXAMPLE, env=environment(), capture_output=True, text=True
     )
     took = time.perf_counter() - start
     if done.returncode:

@@ -204,6 +204,9 @@ def build_image(
     sign; ``identity`` (an age identity's text) is mounted for the smoke test, never copied in."""
     from ci.security import signing, trust
 
+    for key in ("max_size", "max_body"):  # a bad size stops the stage before it builds
+        if getattr(cfg, key):
+            parse_size(getattr(cfg, key), f"ci.image.{key}")
     bundle = latest_bundle(dist)
     if bundle is None:
         raise ConfigError(f"no model bundle in {display(dist)}; `invoke ci.package` makes one")
@@ -225,7 +228,9 @@ def build_image(
     project = project_metadata(root)
     wheel = newest(dist, "*.whl")
     serving = serving_settings(mcfg, bundle, manifest=dist / f"{stem(bundle)}.manifest.json")
-    serving.update(bundle=bundle.name, signed=bool(trusted), provenance=provenance.name)
+    rows, expected, features = _smoke_rows(mcfg, smoke_rows, root, arrays=cfg.predict == "arrays")
+    serving.update(bundle=bundle.name, signed=bool(trusted), provenance=provenance.name, features=features,
+                   max_body=parse_size(cfg.max_body, "ci.image.max_body"))  # fmt: skip
     needs = [*(["cryptography"] if trusted or encrypted else []), *(["pyrage"] if encrypted else [])]
     pinned = pins(requirements_of(cfg, root, packaged=wheel is not None) + [(n, "") for n in needs])
     (work / "image.json").unlink(missing_ok=True)  # the last image stands no more, whatever happens now
@@ -252,7 +257,7 @@ def build_image(
     dockerfile = render(
         template, base=cfg.base, code=CODE_LAYER if wheel else "", revision=git.get("commit") or "",
         source=cfg.source, version=version, created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        bundle_sha256=bundle_sha,
+        bundle_sha256=bundle_sha, server=_server(cfg),
     )  # fmt: skip
     files.write_text(context / "Dockerfile", dockerfile)
     tags = [f"{name}:{version}-{short}"] + ([f"{name}:latest"] if cfg.latest else [])
@@ -273,7 +278,11 @@ def build_image(
         f"{tags[0]}: {size / 2**20:.0f} MiB, built with the network off",
         details=details,
     )
-    rows, expected = _smoke_rows(mcfg, smoke_rows, root)
+    budget = size_budget(engine, image_id, size, cfg.max_size)
+    if budget is not None:
+        details["layers"] = budget.details.get("layers", [])
+        if budget.status is Status.FAILED:  # not recorded: push and parity find no image to use
+            return StageResult("image", [built, budget])
     with mounted(identity, bundle.stat().st_size) as options:
         served = smoke_test(engine, image_id, tags[0], rows, expected, cfg.smoke_timeout, options)
     if served.status is Status.FAILED:  # not recorded: push and parity find no image to use
@@ -281,7 +290,64 @@ def build_image(
     for tag in tags[1:]:
         engine.images.get(image_id).tag(*tag.split(":", 1))
     files.write_text(work / "image.json", json.dumps(details, indent=2) + "\n")
-    return StageResult("image", [built, served], [str(work / "image.json")])
+    checks = [built, *([budget] if budget else []), served]
+    return StageResult("image", checks, [str(work / "image.json")])
+
+
+_UNITS = {"": 10**6, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+# Run in the image: its installed distributions by the size of their files, largest first.
+_DISTRIBUTIONS = """import importlib.metadata as m, json
+sizes = {}
+for d in m.distributions():
+    sizes[d.metadata["Name"]] = sum(f.size or 0 for f in d.files or [])
+print(json.dumps(sorted(sizes.items(), key=lambda item: -item[1])[:8]))
+"""
+
+
+def parse_size(text: str, key: str = "ci.image.max_size") -> int:
+    """Bytes of a size as a person writes it: ``800MB``, ``1.5 GB``, ``700MiB`` (a bare number is MB)."""
+    import re
+
+    found = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMgG]i?[bB]|)\s*", text)
+    if not found:
+        raise ConfigError(f"{key}: {text!r} is not a size; write it as 800MB, 1.5GB or 700MiB")
+    return int(float(found[1]) * _UNITS[found[2].lower()])
+
+
+def size_budget(engine: Any, image_id: str, size: int, budget: str) -> Check | None:
+    """The image's size against ci.image.max_size (None when there is none). Its largest layers are
+    always in the details; over the budget, the largest distributions installed in it too."""
+    if not budget:
+        return None
+    limit = parse_size(budget)
+    layers = sorted(engine.images.get(image_id).history(), key=lambda layer: -layer.get("Size", 0))[:5]
+    largest = [{"size": layer["Size"], "step": _step(layer.get("CreatedBy", ""))} for layer in layers]
+    shown = f"{size / 2**20:.0f} MiB"
+    if size <= limit:
+        return Check("image size", Status.PASSED, f"{shown}, within ci.image.max_size {budget}", value=size,
+                     threshold=limit, details={"layers": largest})  # fmt: skip
+    output = engine.containers.run(image_id, ["-c", _DISTRIBUTIONS], entrypoint=IMAGE_PYTHON,
+                                   network_mode="none", remove=True)  # fmt: skip
+    distributions = json.loads(output.decode().strip().splitlines()[-1])
+    said_layers = ", ".join(f"{layer['size'] / 2**20:.0f} MiB {layer['step']}" for layer in largest[:3])
+    said_dists = ", ".join(f"{name} {bytes_ / 2**20:.0f} MiB" for name, bytes_ in distributions[:5])
+    return Check(
+        "image size", Status.FAILED,
+        f"{shown} is over ci.image.max_size {budget}; largest layers: {said_layers}; largest distributions: "
+        f"{said_dists}",
+        value=size, threshold=limit, details={"layers": largest, "distributions": distributions},
+    )  # fmt: skip
+
+
+def _step(created_by: str) -> str:
+    """A layer's Dockerfile step, short: ``COPY /opt/venv``, ``RUN /opt/venv/bin/pip install ...``."""
+    import re
+
+    if not created_by:
+        return "the base image"
+    step = " ".join(created_by.replace("/bin/sh -c #(nop) ", "").replace("/bin/sh -c ", "RUN ").split())
+    step = re.sub(r"^(ADD|COPY) (?:dir|file|multi):[0-9a-f]+ in ", r"\1 ", step)  # the content's hash: noise
+    return step if len(step) <= 60 else step[:57] + "..."
 
 
 def serving_settings(mcfg: settings.Model, bundle: Path, manifest: Path | None = None) -> dict[str, Any]:
@@ -331,17 +397,43 @@ def _serving_app(folder: Path, serving: Mapping[str, Any], root: Path, packaged:
             shutil.copy2(root / f"{top}.py", folder / f"{top}.py")
 
 
-def _smoke_rows(mcfg: settings.Model, table: Path | None, root: Path) -> tuple[list[dict[str, Any]], Any]:
-    """A few rows of the golden set (or the holdout) and what development predicts for them."""
+def _smoke_rows(
+    mcfg: settings.Model, table: Path | None, root: Path, *, arrays: bool
+) -> tuple[list[dict[str, Any]], Any, list[str]]:
+    """A few rows of the golden set (or the holdout), what development predicts for them, and with
+    ``arrays`` the model's columns when it may be served arrays of them (see ``array_features``)."""
     if table is None:
-        return [], None
+        return [], None, []
     from ci import parity
     from ci.model.loading import load_model
 
     model = load_model(mcfg.path, mcfg.format, hook=mcfg.hook, method=mcfg.method,
                        trusted=mcfg.trusted, root=root)  # fmt: skip
-    rows = parity.golden_rows(table, mcfg, model)[:SMOKE_ROWS]
-    return rows, parity.score_dev(model, rows, table)
+    rows = parity.golden_rows(table, mcfg, model)
+    features = array_features(model.estimator, rows) if arrays else []
+    rows = rows[:SMOKE_ROWS]
+    return rows, parity.score_dev(model, rows, table), features
+
+
+def array_features(estimator: Any, rows: list[dict[str, Any]]) -> list[str]:
+    """The model's columns, in its order, when a request's rows may reach it as one float array: it
+    knows its columns by name (scikit-learn's ``feature_names_in_``) and every value of the golden rows
+    is a number. [] otherwise: each request becomes a DataFrame. The parity stage proves the image
+    predicts with it what development predicts."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None or not rows:
+        return []
+    number = lambda value: isinstance(value, (int, float)) and not isinstance(value, bool)  # noqa: E731
+    if not all(number(value) for row in rows for value in row.values()):
+        return []
+    return [str(name) for name in names]
+
+
+def _server(cfg: settings.Image) -> str:
+    """gunicorn's settings (GUNICORN_CMD_ARGS in the image, which a deploy may override): threaded
+    workers that keep connections alive."""
+    return (f"--workers {cfg.workers} --threads {cfg.threads} --worker-class gthread "
+            f"--timeout {cfg.timeout:g} --keep-alive 5")  # fmt: skip
 
 
 def smoke_test(

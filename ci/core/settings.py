@@ -310,6 +310,28 @@ class Image(Section):
             "installed in development."
         ),
     ] = ""
+    max_size: Annotated[
+        str,
+        about(
+            "The image's size budget (800MB, 1.5GB, 700MiB): over it the image stage fails, naming the "
+            "largest layers and installed distributions; empty: none."
+        ),
+    ] = ""
+    predict: Annotated[
+        Literal["arrays", "frames"],
+        about(
+            "How the served model gets a request's rows: arrays (a float array in the model's column "
+            "order, when every feature is a number, else frames) or frames (a pandas DataFrame each time)."
+        ),
+    ] = "arrays"
+    workers: Annotated[int, about("Server processes in the image (gunicorn workers).", ge=1)] = 2
+    threads: Annotated[int, about("Requests each worker serves at once (gthread).", ge=1)] = 4
+    timeout: Annotated[
+        float, about("Seconds a request may take before its worker is restarted (gunicorn --timeout).", gt=0)
+    ] = 60
+    max_body: Annotated[
+        str, about("The largest request body /predict takes (10MB, 500kB); larger ones get 413.")
+    ] = "10MB"
     smoke_timeout: Annotated[
         float, about("Seconds the built image may take to answer /ready before the stage fails.", ge=1)
     ] = 60

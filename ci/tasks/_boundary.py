@@ -282,10 +282,7 @@ def _side_by_side(
 
     names = [stage.name for stage in stages]
     by_name = {stage.name: stage for stage in stages}
-    needs = {
-        stage.name: set(names[:index]) if stage.needs is None else set(stage.needs) & set(names[:index])
-        for index, stage in enumerate(stages)
-    }
+    needs = {stage.name: _needs(stage, names[:index]) for index, stage in enumerate(stages)}
     results: dict[str, StageResult] = {}
     failed: list[str] = []
     bugs: list[BaseException] = []
@@ -316,6 +313,23 @@ def _side_by_side(
     why = f"not run: stage {failed[0]} failed" if failed else "not run: a bug in dsci stopped the run"
     results.update((name, StageResult(name, skipped=why)) for name in names if name not in results)
     return results, bugs[0] if bugs else None
+
+
+def _needs(stage: Stage, before: list[str]) -> set[str]:
+    """The stages of ``before`` that ``stage`` waits for: those it needs, and for one it needs that does
+    not run (left out by --only), the ones that one needs, and so on."""
+    from ci.tasks.pipeline import STAGES
+
+    if stage.needs is None:
+        return set(before)
+    known = {known.name: known for known in STAGES}
+    found: set[str] = set()
+    for name in stage.needs:
+        if name in before:
+            found.add(name)
+        elif name in known:
+            found |= _needs(known[name], before)
+    return found
 
 
 @contextlib.contextmanager

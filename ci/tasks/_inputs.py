@@ -116,11 +116,12 @@ def image(s: Any) -> Any:
     if s.tenant:
         return None
     security = s.get("security")
-    values = {"base": base_image(s.get("image.base")), **outside(s, security.trusted),
+    values = {"base": base_image(s.get("image.base")), "signature": signature(s),
+              **outside(s, security.trusted),
               **outside(s, [security.identity_file] if security.identity_file else [])}  # fmt: skip
     tables = [s.get("parity.golden"), s.get("model.holdout"), s.get("image.requirements_file")]
     return Declared(
-        files=[*bundle_files(s, signed=True), *CONFIGS, *(t for t in tables if t)],
+        files=[*bundle_files(s), *CONFIGS, *(t for t in tables if t)],
         settings=["image", "model", "security", "package"], libraries=EVERYTHING, values=values,
         usable=lambda result: engine_has(s),
     )  # fmt: skip
@@ -166,13 +167,22 @@ def made(s: Any) -> list[str]:
     return [s.get("report_dir"), s.get("cache.dir"), s.get("package.out")]
 
 
-def bundle_files(s: Any, *, signed: bool = False) -> list[str]:
-    """The package stage's files (wheel, sdist, bundle, manifest); with ``signed``, the provenance too."""
+def bundle_files(s: Any) -> list[str]:
+    """The package stage's files: wheel, sdist, bundle, manifest (not the provenance: see signature)."""
     out = s.root / s.get("package.out")
     if not out.is_dir():
         return []
-    found = [p for p in out.iterdir() if p.is_file() and (signed or not p.name.endswith(".intoto.jsonl"))]
+    found = [p for p in out.iterdir() if p.is_file() and not p.name.endswith(".intoto.jsonl")]
     return sorted(os.path.relpath(p, s.root) for p in found)
+
+
+def signature(s: Any) -> str:
+    """The sign stage's line of the provenance, by digest ("" when unsigned): the push adds a line of its
+    own to the file, which is no input of the image."""
+    out = s.root / s.get("package.out")
+    found = sorted(out.glob("*.intoto.jsonl")) if out.is_dir() else []
+    lines = found[-1].read_bytes().splitlines() if found else []
+    return _digest(lines[0]) if lines else ""
 
 
 def outside(s: Any, paths: list[str]) -> dict[str, str]:

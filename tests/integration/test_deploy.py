@@ -226,8 +226,8 @@ def test_faults_before_the_rollout_leave_the_release_serving(project):
     assert "podman could not pull 127.0.0.1:5999/clinic@" in down.stderr
     assert "the release serving now was left as it is" in down.stderr
     # No identity for the Secret.
-    missing = run_invoke(folder, "ci.deploy", env={**env, "INVOKE_CI_SECURITY_IDENTITY_FILE": "",
-                                                "DSCI_AGE_IDENTITY": ""})  # fmt: skip
+    missing = run_invoke(folder, "ci.deploy", "--force", env={**env, "INVOKE_CI_SECURITY_IDENTITY_FILE": "",
+                                                           "DSCI_AGE_IDENTITY": ""})  # fmt: skip
     assert missing.returncode == 2, missing.stdout[-2000:] + missing.stderr[-2000:]
     assert (
         "makes the Secret clinic-identity from an age identity: set ci.security.identity_file"

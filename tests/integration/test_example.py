@@ -80,11 +80,37 @@ def test_breaking_an_example_test_fails_the_run_and_names_the_test(example, invo
 
 def test_lint_finding_stops_the_pipeline_before_tests(example, invoke):
     (example / "clinic" / "extra.py").write_text("import os\n")
-    done = invoke(example, "ci.all")
+    done = invoke(example, "ci.all", "--jobs", "1")
     assert done.returncode == 1
     assert "clinic/extra.py:1: error: F401" in done.stdout
     report = json.loads((example / "build" / "ci" / "report.json").read_text())
     assert [s["status"] for s in report["stages"]] == ["passed", "failed"] + ["skipped"] * 11
+
+
+def test_side_by_side_a_lint_finding_lets_what_runs_beside_it_finish_and_starts_nothing_more(example, invoke):
+    (example / "clinic" / "extra.py").write_text("import os\n")
+    done = invoke(example, "ci.all", "--jobs", "2")
+    assert done.returncode == 1
+    report = json.loads((example / "build" / "ci" / "report.json").read_text())
+    statuses = {s["name"]: (s["status"], s["skipped"]) for s in report["stages"]}
+    assert statuses["lint"][0] == "failed" and statuses["test"] == ("passed", None)  # it ran beside lint
+    assert all(
+        statuses[name] == ("skipped", "not run: stage lint failed")
+        for name in (
+            "notebooks",
+            "data",
+            "model",
+            "onnx",
+            "package",
+            "sign",
+            "image",
+            "push",
+            "parity",
+            "deploy",
+        )
+    )
+    headers = [line for line in done.stdout.splitlines() if line.startswith("── [")]
+    assert headers == ["── [1/13] git", "── [2/13] lint", "── [3/13] test"]  # in pipeline order
 
 
 def test_in_github_actions_output_is_grouped_annotated_and_summarised(example, invoke, tmp_path):

@@ -5,6 +5,7 @@ Needs the services of `dsci services up` (a Docker engine, the offline base imag
 
 import io
 import json
+import re
 import socket
 import tarfile
 import time
@@ -15,7 +16,7 @@ import joblib
 import pandas as pd
 import pytest
 
-from tests.integration.conftest import run_with
+from tests.integration.conftest import run_with, stage_report
 
 pytestmark = pytest.mark.tool("invoke", "git", "build", "docker", "docker-engine")
 
@@ -86,6 +87,52 @@ def test_a_malformed_request_gets_422_and_a_message(serving, body):
     base, _ = serving
     status, answer = call(f"{base}/predict", body)
     assert status == 422 and answer["error"]
+
+
+def test_rows_reach_the_model_as_an_array_and_a_bad_one_is_named(serving, built):
+    """The example's features are all numbers: the image serves them as one float array (and says so in
+    serving.json); a row with a missing column or a word gets 422 naming it."""
+    base, folder = serving
+    served = json.loads((folder / "build/ci/image/context/app/serving.json").read_text())
+    assert served["features"][:2] == ["mean_radius", "mean_texture"] and len(served["features"]) == 30
+    row = dict.fromkeys(served["features"], 1.0)
+    assert call(f"{base}/predict", {"rows": [row]})[0] == 200
+    status, answer = call(f"{base}/predict", {"rows": [{**row, "mean_radius": "big"}]})
+    assert (
+        status == 422 and answer["error"] == "every value must be a number: the model's columns are numeric"
+    )
+    del row["worst_area"]
+    status, answer = call(f"{base}/predict", {"rows": [row]})
+    assert status == 422 and answer["error"].startswith(
+        "missing column worst_area: the model takes mean_radius"
+    )
+
+
+def test_a_body_over_the_limit_gets_413_naming_it(serving):
+    """Refused from its Content-Length, before the body is read: the client that waits hears why."""
+    base, _ = serving
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: 20000000\r\n\r\n" + b"{" * 1000)  # fmt: skip
+        answer = b""
+        while b"}" not in answer:
+            answer += connection.recv(4096) or b"}"
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 ")
+    assert json.loads(body) == {
+        "error": "the request body is 20000000 bytes, over the limit of 10000000 (ci.image.max_body)"
+    }
+
+
+def test_frames_serve_as_before_and_the_server_takes_its_settings(built, invoke):
+    folder, _ = built
+    done = invoke(folder, "ci.image", INVOKE_CI_IMAGE_PREDICT="frames", INVOKE_CI_IMAGE_WORKERS="3")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert json.loads((folder / "build/ci/image/context/app/serving.json").read_text())["features"] == []
+    dockerfile = (folder / "build/ci/image/context/Dockerfile").read_text()
+    assert 'ENV GUNICORN_CMD_ARGS="--workers 3 --threads 4 --worker-class gthread --timeout 60' in dockerfile
+    assert invoke(folder, "ci.image").returncode == 0  # as the session built it, from the stage cache
 
 
 def test_the_image_has_labels_a_user_and_a_healthcheck(built):
@@ -249,6 +296,35 @@ def test_a_base_with_another_python_is_refused_before_the_build(built, invoke):
     assert done.stderr.strip().startswith(
         "error: ci.image.base: dsci/fake-python:3.12 runs Python 3.12, but dsci runs under 3.11"
     )
+
+
+def test_an_image_over_its_size_budget_fails_naming_its_largest_layers_and_distributions(built, invoke):
+    folder, _ = built
+    over = invoke(folder, "ci.image", INVOKE_CI_IMAGE_MAX_SIZE="100MB")
+    assert over.returncode == 1, over.stdout[-2000:] + over.stderr[-2000:]
+    checks, _ = stage_report(folder, "image")
+    said = checks["image size"]["message"]
+    assert re.match(
+        r"\d+ MiB is over ci.image.max_size 100MB; largest layers: \d+ MiB COPY /opt/venv", said
+    ), said
+    distributions = dict(checks["image size"]["details"]["distributions"])
+    assert (
+        "scikit-learn" in said.split("largest distributions: ")[1] and distributions["scikit-learn"] > 2**20
+    )
+    assert not (folder / "build/ci/image/image.json").exists()  # nothing for push to push
+
+    bad = invoke(folder, "ci.image", INVOKE_CI_IMAGE_MAX_SIZE="3 gigs")
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (
+        "error: ci.image.max_size: '3 gigs' is not a size; write it as 800MB, 1.5GB or 700MiB"
+    )
+
+    within = invoke(folder, "ci.image", INVOKE_CI_IMAGE_MAX_SIZE="2GB")
+    assert within.returncode == 0
+    assert "within ci.image.max_size 2GB" in stage_report(folder, "image")[0]["image size"]["message"]
+    back = invoke(folder, "ci.image")  # as the session built it: restored from the stage cache
+    assert back.returncode == 0 and "✔ image cached" in back.stdout
+    assert (folder / "build/ci/image/image.json").is_file()
 
 
 @pytest.mark.tool("registry")

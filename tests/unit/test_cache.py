@@ -221,7 +221,7 @@ STAGES = {
     "onnx": ("models/model.joblib", "data/train.csv"),
     "package": ("build/ci/metrics.json", "build/ci/image/image.json"),
     "sign": ("dist/clinic.bundle.tar", "dist/clinic.intoto.jsonl"),  # the provenance is what it writes
-    "image": ("dist/clinic.intoto.jsonl", "tests/test_model.py"),
+    "image": ("dist/clinic.intoto.jsonl", "tests/test_model.py"),  # its first line: the sign stage's
     "parity": ("build/ci/image/image.json", "clinic/model.py"),
 }
 

@@ -107,7 +107,7 @@ def test_the_dockerfile_template_renders_with_every_value():
     template = resources.files("ci").joinpath("resources/image/Dockerfile").read_text()
     rendered = image.render(
         template, base="python:3.11-slim", code=image.CODE_LAYER, revision="abc", source="", version="1.0",
-        created="2026-01-01T00:00:00Z", bundle_sha256="f" * 64,
+        created="2026-01-01T00:00:00Z", bundle_sha256="f" * 64, server="--workers 3",
     )  # fmt: skip
     lines = rendered.splitlines()
     assert lines.count("FROM python:3.11-slim AS dependencies") == 1
@@ -117,6 +117,41 @@ def test_the_dockerfile_template_renders_with_every_value():
     ]
     assert order == sorted(order)  # dependencies, then code, then the model
     assert "USER serve" in lines and any(line.startswith("HEALTHCHECK") for line in lines)
+    assert (
+        'ENV GUNICORN_CMD_ARGS="--workers 3"' in lines
+    )  # the server's settings, which a deploy may override
+
+
+@pytest.mark.parametrize(
+    ("created_by", "step"),
+    [
+        ("", "the base image"),
+        ("COPY dir:4c1d0f9de909e8a63322b9119086e781a5 in /opt/venv ", "COPY /opt/venv"),
+        ("/bin/sh -c #(nop)  LABEL a=b", "LABEL a=b"),
+        ("/bin/sh -c useradd --system serve", "RUN useradd --system serve"),
+    ],
+)
+def test_a_layer_is_named_by_its_step(created_by, step):
+    assert image._step(created_by) == step
+
+
+@pytest.mark.parametrize("text", ["3 gigs", "", "1.5 TB", "-1MB"])
+def test_a_size_that_is_no_size_is_refused_naming_the_setting(text):
+    with pytest.raises(ConfigError) as caught:
+        image.parse_size(text, "ci.image.max_body")
+    assert (
+        str(caught.value) == f"ci.image.max_body: {text!r} is not a size; write it as 800MB, 1.5GB or 700MiB"
+    )
+
+
+def test_sizes_read_as_people_write_them():
+    assert [image.parse_size(t) for t in ("800MB", "1.5 GB", "700MiB", "2", "10kB")] == [
+        800_000_000,
+        1_500_000_000,
+        700 * 2**20,
+        2_000_000,
+        10_000,
+    ]
 
 
 def test_a_private_index_is_used_on_the_host_and_never_echoed(tmp_path):

@@ -52,3 +52,15 @@ def test_a_failure_stops_what_has_not_started_and_what_runs_finishes():
 
     assert sorted(ran) == ["a", "b"]  # b ran beside a and finished; c and d never started
     assert shown == [("a", "failed"), ("b", "passed")]
+
+
+def test_a_stage_left_out_passes_on_what_it_needs():
+    """--only model,package,image: the image waits for the package, through the sign stage left out."""
+    from ci.tasks._boundary import _needs
+    from ci.tasks.pipeline import STAGES
+
+    by_name = {stage.name: stage for stage in STAGES}
+    chosen = ["model", "package", "image", "push"]
+    needs = {name: _needs(by_name[name], chosen[:index]) for index, name in enumerate(chosen)}
+    assert needs == {"model": set(), "package": {"model"}, "image": {"package"},
+                     "push": {"model", "package", "image"}}  # fmt: skip
