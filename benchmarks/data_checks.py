@@ -342,9 +342,11 @@ def _report(
         lines += [
             "",
             f"On CSV the hand-written polars script itself is only {by_hand:.2f}x faster than pandera here:",
-            "pandas' CSV reader has grown fast. dsci parses every column of a CSV file (the only way",
-            "polars notices a row with too many fields) and starts Invoke and writes its reports, which",
-            "the script does not.",
+            "pandas' CSV reader has grown fast. dsci parses every column of a CSV file: the only way",
+            "polars notices a row with too many fields (a query of fewer columns, even of the last one,",
+            "lets such a row through, and a schema wider than the header is refused). It counts a key's",
+            "distinct values in that one pass, as the script does; and it starts Invoke and writes its",
+            "reports, which the script does not.",
         ]
     return "\n".join(lines) + "\n"
 
@@ -366,8 +368,10 @@ def _targets(tools: list[str], median: Any, big_rss: float | None) -> list[tuple
                 (f"{fmt}: at least {at_least}x faster than {other}", f"{value:.2f}x", value >= at_least)
             )
     if "polars" in tools:
-        slower = 1 / ratio("parquet", "polars")
-        rows.append(("parquet: within 1.3x of hand-written polars", f"{slower:.2f}x its time", slower <= 1.3))
+        for fmt in ("parquet", "csv"):
+            slower = 1 / ratio(fmt, "polars")
+            met = slower <= 1.3
+            rows.append((f"{fmt}: within 1.3x of hand-written polars", f"{slower:.2f}x its time", met))
     rss = median("parquet", "dsci", 1)
     rows.append(("peak RSS at most 0.5 GiB on 5M rows (parquet)", f"{rss / 2**20:.0f} MiB", rss <= 2**29))
     csv_rss = median("csv", "dsci", 1)
