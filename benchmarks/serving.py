@@ -95,8 +95,9 @@ def serve(image_id: str, identity: str, environment: dict[str, str]):
         port = s.getsockname()[1]
     context = mounted(identity)
     options = context.__enter__()
+    options["environment"] = {**options.get("environment", {}), **environment}
     container = engine.containers.run(image_id, detach=True, ports={"8000/tcp": ("127.0.0.1", port)},
-                                      environment=environment, **options)  # fmt: skip
+                                      **options)  # fmt: skip
     for _ in range(600):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
