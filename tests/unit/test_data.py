@@ -70,7 +70,6 @@ def test_uniqueness_in_bounded_passes_counts_the_same(project, bad, monkeypatch)
     assert one_pass["unique id"].details["failing_rows"] == 13
 
 
-
 def test_partitioned_files_by_glob(project, good):
     (project / "parts").mkdir()
     for i, part in enumerate(good.iter_slices(20_000)):
