@@ -27,7 +27,7 @@ def package_stage(s: Any) -> Any:
     )
 
 
-PACKAGE = Stage("package", package_stage, quiet=False, inputs=_inputs.package, needs=("model", "onnx"))
+PACKAGE = Stage("package", package_stage, quiet=False, inputs=_inputs.package, needs=("model",))
 
 
 @task(help={"tenant": "Run with this tenant's settings (ci.tenants)."})
