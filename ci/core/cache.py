@@ -100,14 +100,16 @@ class Hashes:
 class Cache:
     """The stage cache in ``folder`` (``ci.cache.dir``), at most ``limit`` bytes."""
 
-    def __init__(self, folder: Path, root: Path, limit: int, say: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, folder: Path, root: Path, limit: int, say: Callable[[str], None] = print, restore: bool = True
+    ) -> None:
         self.folder = folder
         self.root = root
         self.limit = limit
         self.say = say
         self.hashes = Hashes(folder / HASHES, root)
         self.broken = ""  # why the cache cannot be written: warned once, then the run goes on uncached
-        self.restore = True  # False (--no-cache): every stage runs, and its entry is stored anew
+        self.restore = restore  # False (--no-cache): every stage runs, and its entry is stored anew
         self._installed: dict[str, str] | None = None
         self._dsci: str | None = None
 

@@ -194,12 +194,12 @@ def run_stages(
     run to the reason, so the report says so. ``more`` gives results the stages made elsewhere
     (the tenants' own, ``tenant/stage``), reported with theirs. With ``cache`` "use" (unless
     ci.cache.enabled is false), a stage whose inputs are unchanged is restored from the stage cache; with
-    "store" (ci.all --no-cache), every stage runs and its entry is stored anew; "" neither.
+    "store" (ci.all --no-cache), every stage runs and its entry is stored anew.
     Every secret is masked in all it prints.
     """
     with guarded() as provider:
         settings = settings or _settings(c, provider, tenant)
-        stored = _cache(settings, provider, restore=cache == "use") if cache else None
+        stored = _cache(settings, restore=cache == "use")
         try:
             _run_stages(c, stages, provider, settings, fresh, keep_going, left_out, more, stored, jobs)
         finally:
@@ -207,7 +207,7 @@ def run_stages(
                 stored.save()
 
 
-def _cache(settings: Settings, provider: Provider, *, restore: bool) -> Any:
+def _cache(settings: Settings, *, restore: bool) -> Any:
     """The stage cache of ci.cache, or None when it is turned off."""
     cfg = settings.get("cache")
     if not cfg.enabled:
@@ -215,9 +215,7 @@ def _cache(settings: Settings, provider: Provider, *, restore: bool) -> Any:
     from ci.core.cache import Cache
 
     say = lambda line: print(line, flush=True)  # noqa: E731 - into a stage's own output when kept apart
-    cache = Cache(settings.root / cfg.dir, settings.root, int(cfg.max_mb * 1e6), say=say)
-    cache.restore = restore
-    return cache
+    return Cache(settings.root / cfg.dir, settings.root, int(cfg.max_mb * 1e6), say=say, restore=restore)
 
 
 def _run_stages(
