@@ -285,13 +285,11 @@ def _side_by_side(
     failed: list[str] = []
     bugs: list[BaseException] = []
 
-    def start(name: str) -> tuple[StageResult, BaseException | None, bool]:
-        if failed and not by_name[name].after_failure:
-            return StageResult(name, skipped=f"not run: stage {failed[0]} failed"), None, False
-        return (*_execute(by_name[name], c, settings, cache), True)
+    def start(name: str) -> tuple[StageResult, BaseException | None]:
+        return _execute(by_name[name], c, settings, cache)
 
-    def finished(name: str, outcome: Any, output: str) -> bool:
-        result, bug, _ = outcome
+    def finished(name: str, outcome: Any) -> bool:
+        result, bug = outcome
         results[name] = result
         if result.status is Status.FAILED:
             failed.append(name)
@@ -299,15 +297,16 @@ def _side_by_side(
             bugs.append(bug)
         return not bugs and (keep_going or not failed)
 
-    def shown(name: str, outcome: Any, output: str) -> None:
-        result, _, ran = outcome
-        if ran:
-            provider.begin_group(f"[{names.index(name) + 1}/{len(names)}] {name}")
-            provider.out.write(output)
-            provider.end_group()
-            provider.report_stage(result)
+    def opened(name: str) -> Any:
+        provider.begin_group(f"[{names.index(name) + 1}/{len(names)}] {name}")
+        return provider.out
 
-    parallel.run(names, needs, start, jobs=jobs, finished=finished, shown=shown)
+    def closed(name: str, outcome: Any) -> None:
+        provider.end_group()
+        provider.report_stage(outcome[0])
+
+    runs = lambda name: not failed or by_name[name].after_failure  # noqa: E731 - a deploy, after a failure
+    parallel.run(names, needs, start, jobs=jobs, runs=runs, finished=finished, opened=opened, closed=closed)
     why = f"not run: stage {failed[0]} failed" if failed else "not run: a bug in dsci stopped the run"
     results.update((name, StageResult(name, skipped=why)) for name in names if name not in results)
     return results, bugs[0] if bugs else None

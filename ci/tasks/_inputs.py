@@ -20,7 +20,8 @@ EVERYTHING = ("*",)  # every installed distribution's version
 def lint(s: Any) -> Any:
     from ci.core.cache import Declared
 
-    return Declared(project=s.get("lint.paths"), files=CONFIGS, settings=["lint"], libraries=["ruff"])
+    return Declared(project=s.get("lint.paths"), exclude=made(s), files=CONFIGS, settings=["lint"],
+                    libraries=["ruff"])  # fmt: skip
 
 
 def test(s: Any) -> Any:

@@ -16,7 +16,7 @@ from ci.core.process import context_runner
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_command_s_output_is_kept_with_its_stage():
-    """What a stage's commands print goes to its buffer: Invoke is handed it as the output stream."""
+    """What a stage's commands print goes to its stream: Invoke is handed it as the output stream."""
     run = context_runner(Context(), Path.cwd())
     shown = {}
 
@@ -25,8 +25,18 @@ def test_a_command_s_output_is_kept_with_its_stage():
         run([sys.executable, "-c", "print('a probe, hidden')"], quiet=True)
         return name
 
-    parallel.run(["x", "y"], {"x": set(), "y": set()}, start, jobs=2, finished=lambda *a: True,
-                 shown=lambda name, outcome, output: shown.update({name: output}))  # fmt: skip
+    class Stream:
+        def __init__(self, name):
+            self.name = name
+
+        def write(self, text):
+            shown[self.name] = shown.get(self.name, "") + text
+
+        def flush(self):
+            pass
+
+    parallel.run(["x", "y"], {"x": set(), "y": set()}, start, jobs=2, runs=lambda name: True,
+                 finished=lambda *a: True, opened=Stream, closed=lambda *a: None)  # fmt: skip
     for name in ("x", "y"):
         assert f"{name} from a command" in shown[name]
         assert "hidden" not in shown[name] and ("y" if name == "x" else "x") + " from" not in shown[name]
