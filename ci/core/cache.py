@@ -20,6 +20,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,8 @@ HASHES = "hashes.json"
 # Folders that are never a project's input: tools' caches and environments.
 _NOT_INPUTS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache",
                "node_modules"}  # fmt: skip
+# ... nor files that running the project writes beside its code, whether git ignores them or not.
+_WRITTEN = re.compile(r"(.*/)?(\.coverage(\..*)?|[^/]*\.py[co]|[^/]*\.egg-info/.*)")
 
 
 @dataclass
@@ -150,8 +153,9 @@ class Cache:
                 cwd=self.root, capture_output=True, check=True,
             ).stdout  # fmt: skip
         except (OSError, subprocess.CalledProcessError):
-            return sorted(self.expand(["."]))
-        return sorted({name for name in listed.decode("utf-8", "surrogateescape").split("\0") if name})
+            return sorted(name for name in self.expand(["."]) if not _written(name))
+        names = listed.decode("utf-8", "surrogateescape").split("\0")
+        return sorted({name for name in names if name and not _written(name)})
 
     def installed(self) -> dict[str, str]:
         """Every distribution importable here, by normalised name, with its version: read from the names
@@ -395,6 +399,12 @@ def _within(names: Iterable[str], folders: Iterable[str], exclude: Iterable[str]
 def _digest(value: str) -> bool:
     """Whether a value is a sha256 (a file's, a key's): said to have changed, never shown."""
     return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def _written(name: str) -> bool:
+    """Whether a file is one that running the project writes (bytecode, coverage data, egg-info), or
+    lies in a tool's folder: never an input, whether git ignores it or not."""
+    return bool(_WRITTEN.fullmatch(name)) or any(part in _NOT_INPUTS for part in name.split("/")[:-1])
 
 
 def _normal(name: str) -> str:

@@ -276,3 +276,20 @@ def test_a_stage_stored_again_under_its_key_replaces_the_entry(tree):
     assert cache.get("data", key)[0] is not None
     assert (tree / "model.txt").read_text() == "retrained"
     assert os.listdir(tree / "build/ci/cache/data") == [key]  # nothing set aside is left behind
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ("clinic/__pycache__/model.cpython-311.pyc", True), (".coverage", True),
+        (".coverage.runner.4242.XkqBd", True), ("clinic.egg-info/PKG-INFO", True),
+        (".venv/lib/site.py", True),
+        ("clinic/model.py", False), ("data/train.csv", False), ("tests/coverage_test.py", False),
+    ],
+)  # fmt: skip
+def test_what_running_the_project_writes_is_no_input(name, written):
+    """Bytecode, coverage data and egg-info appear after the first run, whether git ignores them or not:
+    were they inputs, the second run would rerun the tests."""
+    from ci.core.cache import _written
+
+    assert _written(name) is written
