@@ -1,5 +1,7 @@
+import os
 import re
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import msgspec
 import polars as pl
@@ -57,6 +59,27 @@ def test_every_one_of_the_seven_fires_on_the_bad_file_with_exact_counts(project,
 
 def test_csv_gives_the_same_counts_as_parquet(project, bad):
     parquet, _ = run(project, CHECKS, bad)
+    csv, _ = run(project, CHECKS, bad, name="d.csv")
+    for name, check in parquet.items():
+        assert csv[name].details.get("failing_rows") == check.details.get("failing_rows"), name
+
+
+def test_a_csv_is_read_in_small_chunks_and_the_environment_left_as_it_was(monkeypatch):
+    csv, parquet = SimpleNamespace(format="csv"), SimpleNamespace(format="parquet")
+    monkeypatch.delenv("POLARS_CSV_CHUNK_SIZE", raising=False)
+    with contract.csv_chunks(csv):
+        assert os.environ["POLARS_CSV_CHUNK_SIZE"] == str(4 * 2**20)
+    with contract.csv_chunks(parquet):
+        assert "POLARS_CSV_CHUNK_SIZE" not in os.environ
+    monkeypatch.setenv("POLARS_CSV_CHUNK_SIZE", "65536")  # one's own wins
+    with contract.csv_chunks(csv):
+        assert os.environ["POLARS_CSV_CHUNK_SIZE"] == "65536"
+    assert os.environ["POLARS_CSV_CHUNK_SIZE"] == "65536"
+
+
+def test_a_csv_read_in_many_chunks_counts_the_same(project, bad, monkeypatch):
+    parquet, _ = run(project, CHECKS, bad)
+    monkeypatch.setenv("POLARS_CSV_CHUNK_SIZE", "65536")  # the 50,000 rows' 5 MB in 80 chunks
     csv, _ = run(project, CHECKS, bad, name="d.csv")
     for name, check in parquet.items():
         assert csv[name].details.get("failing_rows") == check.details.get("failing_rows"), name
