@@ -20,7 +20,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from ci.core import files, settings
+from ci.core import files, imports, settings
 from ci.core.errors import ConfigError
 
 TEMPLATES = ("service.yaml", "deployment.yaml", "pdb.yaml", "hpa.yaml", "networkpolicy.yaml")
@@ -182,6 +182,7 @@ def dump(documents: list[dict[str, Any]]) -> str:
 def validate(documents: list[dict[str, Any]], version: str, where: str) -> None:
     """Every document valid for Kubernetes ``version``, strictly (no unknown field), offline; else a
     ConfigError naming the document, the field and what is wrong, and the settings to fix."""
+    imports.jsonschema()
     import kubernetes_validate
     from kubernetes_validate.utils import ValidationError
 

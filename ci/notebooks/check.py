@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ci.core import settings
+from ci.core import imports, settings
 from ci.core.errors import ConfigError, EnvError
 from ci.core.process import Runner, python_module
 from ci.core.results import Check, StageResult, Status, group
@@ -110,6 +110,7 @@ def _notebooks_under(path: str) -> str:
 def read(path: Path, root: Path, text: str | None = None) -> tuple[Notebook | None, Check | None]:
     """The notebook (from ``text`` when given: what git holds of it), or the check that says why it
     cannot be read (not JSON, not nbformat 4)."""
+    imports.jsonschema()
     try:
         import nbformat
     except ImportError:

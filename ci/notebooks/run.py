@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci.core import files, secrets, settings
+from ci.core import files, imports, secrets, settings
 from ci.core.errors import EnvError
 from ci.core.results import Check, Status, group
 from ci.core.text import first_line, plain
@@ -30,6 +30,7 @@ TRACEBACK_LINES = 6  # the last lines of a failing cell's traceback, in the repo
 def execute(notebook: Notebook, cfg: settings.Notebooks, *, out: Path) -> Check:
     """Run the notebook within ``cfg.timeout`` seconds in all; a failing cell, or the cell running when the
     time is up, fails the check and is named."""
+    imports.jsonschema()
     try:
         import nbformat
         from jupyter_client.kernelspec import NoSuchKernel
