@@ -116,8 +116,12 @@ class Local:
         return sorted(listed.stdout.split())
 
     def remove(self, documents: list[dict[str, Any]]) -> None:
-        for pod in self.pods(_deployment(local_documents(documents))["metadata"]["name"]):
-            _podman("pod", "rm", "--force", pod, check=False)
+        """Stop the Deployment's pods, then remove them: podman 4.3 takes 4 s to remove a running pod,
+        1 s to stop it and remove it stopped."""
+        pods = self.pods(_deployment(local_documents(documents))["metadata"]["name"])
+        if pods:
+            _podman("pod", "stop", *pods, check=False)
+            _podman("pod", "rm", "--force", *pods, check=False)
 
     def wait_ready(self, pods: list[str], timeout: float) -> list[str]:
         """Each pod's address once its /ready answers 200. CheckFailed when one stops or is not ready in
@@ -147,7 +151,7 @@ class Local:
                         f"{late} was not ready within {timeout:g} s (ci.deploy.timeout); its last lines: "
                         f"{self.last_lines(late + '-model')}"
                     )
-                time.sleep(0.5)
+                time.sleep(0.1)
         return [addresses[pod] for pod in pods]
 
     def post(self, address: str, path: str, body: Any) -> tuple[int | None, Any]:
