@@ -109,6 +109,7 @@ class Fanout:
         import shutil
 
         from ci import package
+        from ci.core.git import git_state
         from ci.tenants.roster import ROWS
 
         cfg = s.get("package")
@@ -116,7 +117,8 @@ class Fanout:
             return {}
         folder = s.root / ROWS / "_distributions"  # no tenant's name starts with _
         shutil.rmtree(folder, ignore_errors=True)
-        package.build_distributions(s.runner(), s.root, folder, cfg.isolation)
+        epoch = package.build_time(git_state(s.runner()))
+        package.build_distributions(s.runner(), s.root, folder, cfg.isolation, epoch)
         return {"INVOKE_CI_PACKAGE_DISTRIBUTIONS": str(folder)}
 
     def results(self) -> list[Any]:
