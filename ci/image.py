@@ -172,6 +172,8 @@ def wheelhouse(pinned: list[str], folder: Path, run: Runner, index_url: str | No
     A private index's URL, credentials and all, is used here on the host only:
     nothing of it reaches the build context or a layer."""
     folder.mkdir(parents=True, exist_ok=True)
+    if held(pinned, folder):
+        return
     index = ["--index-url", index_url] if index_url else []
     argv = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
             "--only-binary=:all:", "--no-deps", *index, "--dest", str(folder), *pinned]  # fmt: skip
@@ -181,6 +183,28 @@ def wheelhouse(pinned: list[str], folder: Path, run: Runner, index_url: str | No
             "failed"
         ]
         raise EnvError(f"could not fetch the wheels for the image: {detail[0].strip()}")
+
+
+def held(pinned: list[str], folder: Path) -> bool:
+    """Whether ``folder`` holds a wheel for this interpreter of each name==version: then pip need not ask
+    the index again (a second of round trips, every build)."""
+    from packaging.tags import sys_tags
+    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+    from packaging.version import Version
+
+    ours, there = set(sys_tags()), set()
+    for wheel in folder.glob("*.whl"):
+        try:
+            name, version, _, tags = parse_wheel_filename(wheel.name)
+        except InvalidWheelFilename:
+            continue
+        if tags & ours:
+            there.add((name, version))
+    wanted = {
+        (canonicalize_name(name), Version(version))
+        for name, _, version in (p.partition("==") for p in pinned)
+    }
+    return wanted <= there
 
 
 def newest(folder: Path, pattern: str) -> Path | None:

@@ -116,6 +116,15 @@ def test_the_dockerfile_template_renders_with_every_value():
         for needle in ("COPY wheelhouse", "COPY code", "COPY bundle /app/bundle")
     ]
     assert order == sorted(order)  # dependencies, then code, then the model
+    # What changes with every build (the app's settings, the bundle, the labels) comes last: a new bundle
+    # makes no more than these layers anew.
+    assert [
+        line.split()[0] for line in lines[lines.index("COPY app /app") :] if not line.startswith(" ")
+    ] == [
+        "COPY",
+        "COPY",
+        "LABEL",
+    ]
     assert "USER serve" in lines and any(line.startswith("HEALTHCHECK") for line in lines)
     assert (
         'ENV GUNICORN_CMD_ARGS="--workers 3"' in lines
@@ -168,3 +177,22 @@ def test_a_private_index_is_used_on_the_host_and_never_echoed(tmp_path):
     assert argv[argv.index("--index-url") + 1] == "https://user:s3cret@pypi.internal/simple"
     assert quiet is True  # a probe: hidden, so the URL with its credentials is not echoed
     assert not list(tmp_path.iterdir())  # nothing was written but what pip fetches
+
+
+def test_a_wheelhouse_holding_each_pinned_wheel_for_this_python_asks_no_index(tmp_path):
+    from ci.core.process import Completed
+
+    calls = []
+
+    def run(argv, *, quiet=True):
+        calls.append(list(argv))
+        return Completed(tuple(argv), 0)
+
+    for name in ("numpy-2.4.6-py3-none-any.whl", "scikit_learn-1.9.1-py3-none-any.whl", "not-a-wheel.whl"):
+        (tmp_path / name).touch()
+    image.wheelhouse(["numpy==2.4.6", "scikit-learn==1.9.1"], tmp_path, run)
+    assert calls == []
+    image.wheelhouse(["numpy==2.4.6", "scikit-learn==1.9.2"], tmp_path, run)  # another version
+    (tmp_path / "pandas-3.1.1-cp27-cp27m-win32.whl").touch()  # another interpreter's
+    image.wheelhouse(["pandas==3.1.1"], tmp_path, run)
+    assert [argv[-1] for argv in calls] == ["scikit-learn==1.9.2", "pandas==3.1.1"]
