@@ -190,23 +190,13 @@ def copy_distributions(folder: Path, out: Path) -> list[Path]:
     return [Path(shutil.copy2(p, out / p.name)) for p in found]
 
 
-def _uv() -> bool:
-    """Whether build can make its environments with uv (dsci installs build[uv])."""
-    import importlib.util
-    import shutil
-
-    return importlib.util.find_spec("uv") is not None or shutil.which("uv") is not None
-
-
 def build_distributions(run: Runner, root: Path, out: Path, isolation: bool, epoch: int = 0) -> list[Path]:
     """A wheel and an sdist with `python -m build`; CheckFailed with its last line when it fails. Stamped
     ``epoch`` (SOURCE_DATE_EPOCH), a commit's wheel is the same bytes each time: the image's code layer
     comes from Docker's cache."""
     build = python_module("build", "pip install build")
     before = set(out.glob("*")) if out.is_dir() else set()
-    # Isolated, the sdist and the wheel each get an environment of their own: uv makes them faster than pip.
-    how = ["--no-isolation"] if not isolation else ["--installer", "uv"] if _uv() else []
-    argv = [*build, "--outdir", str(out), *how, str(root)]
+    argv = [*build, "--outdir", str(out), *([] if isolation else ["--no-isolation"]), str(root)]
     done = run(argv, quiet=False, env={"SOURCE_DATE_EPOCH": str(epoch)} if epoch else None)
     if not done.ok:
         last = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()][-1:] or ["failed"]
