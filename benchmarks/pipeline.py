@@ -35,7 +35,8 @@ TARGETS = {"parallel": 0.75, "noop": 1.0}
 
 
 def ci_all(folder: Path, *args: str) -> tuple[float, set[str]]:
-    """Seconds of one `invoke ci.all` (process start to exit), and the stages that ran (not restored)."""
+    """Seconds of one `invoke ci.all` (process start to exit), the stages that ran (not restored), and
+    each stage's seconds as the report says."""
     environ = {k: v for k, v in os.environ.items() if k not in ("GITHUB_ACTIONS", "TF_BUILD", "JENKINS_URL")}
     start = time.perf_counter()
     done = subprocess.run([INVOKE, "ci.all", *args], cwd=folder, env={**environ, **registry_env()},
@@ -45,7 +46,23 @@ def ci_all(folder: Path, *args: str) -> tuple[float, set[str]]:
         raise SystemExit(f"ci.all {' '.join(args)} failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
     report = json.loads((folder / "build/ci/report.json").read_text())
     stages = {s["name"]: s for s in report["stages"] if s["name"] in CACHED and s["status"] != "skipped"}
-    return took, {name for name, stage in stages.items() if not stage["cached"]}
+    seconds = {s["name"]: s["duration"] or 0.0 for s in report["stages"] if s["status"] != "skipped"}
+    return took, {name for name, stage in stages.items() if not stage["cached"]}, seconds
+
+
+def longest_chain(seconds: dict[str, float]) -> tuple[float, list[str]]:
+    """The stages that must run one after another, by what each needs (ci/tasks/pipeline.py), whose
+    seconds add up the most: no number of cores runs the pipeline faster than they take."""
+    from ci.tasks._boundary import _needs
+    from ci.tasks.pipeline import STAGES
+
+    ran = [stage for stage in STAGES if stage.name in seconds]
+    ends: dict[str, tuple[float, list[str]]] = {}
+    for index, stage in enumerate(ran):
+        before = [earlier.name for earlier in ran[:index]]
+        after = max((ends[name] for name in _needs(stage, before)), default=(0.0, []))
+        ends[stage.name] = (after[0] + seconds[stage.name], [*after[1], stage.name])
+    return max(ends.values())
 
 
 def remove_pods() -> None:
@@ -80,6 +97,9 @@ def main() -> None:
         finally:
             remove_pods()
     median = {mode: statistics.median(r[mode][0] for r in rounds) for mode in rounds[0]}
+    chains = [longest_chain(r["serial"][2]) for r in rounds]
+    chain = statistics.median(seconds for seconds, _ in chains)
+    chain_stages = chains[0][1]
     ratio = median["parallel"] / median["serial"]
     reran = sorted(set.union(*(r["changed"][1] for r in rounds)))
     noop_ran = sorted(set.union(*(r["noop"][1] for r in rounds)))
@@ -114,6 +134,12 @@ def main() -> None:
             f"The no-op ran none of the cached stages ({', '.join(noop_ran) or 'none ran'}); push found the",
             "image in the registry and deploy found the release serving, ready.",
             f"After one changed test file these reran: {', '.join(reran)}; the others were restored.",
+            "",
+            f"Side by side can do no better than the longest chain of stages that need each other: "
+            f"{' → '.join(chain_stages)}",
+            f"took {chain:.2f} s of the serial run (median), {chain / median['serial']:.2f}x its wall time; "
+            "the rest of the serial run is",
+            "the stages beside that chain, and the start-up and report that both runs pay.",
             "",
             "| target | measured | verdict |",
             "| --- | --- | --- |",
