@@ -37,6 +37,11 @@ def paired(runs: int, **measures: Callable[[], float]) -> list[dict[str, float]]
     return rounds
 
 
+def verdict(met: bool) -> str:
+    """A target's verdict in a results table."""
+    return "met" if met else "missed"
+
+
 def publish(report: str, path: Path | None) -> None:
     """Print the Markdown report, and write it to ``path`` when one is given."""
     print(report)

@@ -295,6 +295,8 @@ def _report(
 ) -> str:
     import statistics
 
+    from benchmarks._common import verdict
+
     def median(fmt: str, tool: str, index: int) -> float:
         return statistics.median(r[index] for r in results[(fmt, tool)])
 
@@ -336,7 +338,7 @@ def _report(
         ]
     lines += ["", "## Targets", "", "| target | measured | verdict |", "| --- | --- | --- |"]
     for target, measured, met in _targets(tools, median, big_rss):
-        lines.append(f"| {target} | {measured} | {'met' if met else 'missed'} |")
+        lines.append(f"| {target} | {measured} | {verdict(met)} |")
     if "polars" in tools and "pandera" in tools:
         by_hand = median("csv", "pandera", 0) / median("csv", "polars", 0)
         lines += [

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._common import machine, publish
+from benchmarks._common import machine, publish, verdict
 from tests.integration.conftest import INVOKE, RUN, copy_example, make_keys, registry_env
 
 CACHED = ("lint", "test", "notebooks", "data", "model", "onnx", "package", "sign", "image", "parity")
@@ -104,7 +104,6 @@ def main() -> None:
     reran = sorted(set.union(*(r["changed"][1] for r in rounds)))
     noop_ran = sorted(set.union(*(r["noop"][1] for r in rounds)))
     cores = len(os.sched_getaffinity(0))
-    verdict = lambda met: "met" if met else "missed"  # noqa: E731
     publish(
         "\n".join([
             "# ci.all on the example: stage cache and stages side by side",

@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks._common import machine, publish
+from benchmarks._common import machine, publish, verdict
 from tests.integration.conftest import INVOKE, copy_example, make_keys
 
 SINGLE_REQUESTS = 3000
@@ -189,7 +189,6 @@ def main() -> None:
               for name in ("anchor", "dsci")}  # fmt: skip
     a, d = median["anchor"], median["dsci"]
     throughput_x = d["concurrent_rps"] / a["concurrent_rps"]
-    verdict = lambda met: "met" if met else "missed"  # noqa: E731
     publish(
         "\n".join([
             "# Serving: the example's image answering /predict, one row per request",

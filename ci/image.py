@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -330,8 +331,6 @@ print(json.dumps(sorted(sizes.items(), key=lambda item: -item[1])[:8]))
 
 def parse_size(text: str, key: str = "ci.image.max_size") -> int:
     """Bytes of a size as a person writes it: ``800MB``, ``1.5 GB``, ``700MiB`` (a bare number is MB)."""
-    import re
-
     found = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMgG]i?[bB]|)\s*", text)
     if not found:
         raise ConfigError(f"{key}: {text!r} is not a size; write it as 800MB, 1.5GB or 700MiB")
@@ -365,8 +364,6 @@ def size_budget(engine: Any, image_id: str, size: int, budget: str) -> Check | N
 
 def _step(created_by: str) -> str:
     """A layer's Dockerfile step, short: ``COPY /opt/venv``, ``RUN /opt/venv/bin/pip install ...``."""
-    import re
-
     if not created_by:
         return "the base image"
     step = " ".join(created_by.replace("/bin/sh -c #(nop) ", "").replace("/bin/sh -c ", "RUN ").split())

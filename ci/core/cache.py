@@ -18,6 +18,7 @@ cannot be written warns once and the run goes on uncached.
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import re
@@ -177,8 +178,6 @@ class Cache:
     def dsci(self) -> str:
         """dsci's own code by content: a change to it is a change to every stage."""
         if self._dsci is None:
-            import hashlib
-
             import ci
 
             package = Path(ci.__file__).parent
@@ -194,8 +193,6 @@ class Cache:
 
     @staticmethod
     def key(stage: str, inputs: Mapping[str, Any]) -> str:
-        import hashlib
-
         return hashlib.sha256(_canonical({"stage": stage, "inputs": inputs}).encode()).hexdigest()
 
     def expand(self, names: Iterable[str]) -> Iterable[str]:
@@ -409,8 +406,6 @@ def _written(name: str) -> bool:
 
 def _normal(name: str) -> str:
     """A distribution's name as PEP 503 compares them: scikit_learn, Scikit.Learn -> scikit-learn."""
-    import re
-
     return re.sub(r"[-_.]+", "-", name).lower()
 
 

@@ -119,7 +119,7 @@ def image(s: Any) -> Any:
     security = s.get("security")
     values = {"base": base_image(s.get("image.base")), "signature": signature(s),
               **outside(s, security.trusted),
-              **outside(s, [security.identity_file] if security.identity_file else [])}  # fmt: skip
+              **outside(s, [security.identity_file])}  # fmt: skip
     tables = [s.get("parity.golden"), s.get("model.holdout"), s.get("image.requirements_file")]
     return Declared(
         files=[*bundle_files(s), *CONFIGS, *(t for t in tables if t)],
@@ -133,6 +133,7 @@ def parity(s: Any) -> Any:
     import json
 
     from ci.core.cache import Declared
+    from ci.parity.record import record_path
 
     if s.tenant:
         return None
@@ -142,14 +143,12 @@ def parity(s: Any) -> Any:
     except (OSError, ValueError, KeyError):
         return None  # no image built: the stage says so itself
     security = s.get("security")
-    from ci.parity.record import record_path
-
     golden = s.get("parity.golden")
     record = s.get("parity.record") or (
         os.path.relpath(record_path(s.root / golden), s.root) if golden else ""
     )
     files = [s.get("model.path"), s.get("model.holdout"), golden, record]
-    values = {"image": image_id, **outside(s, [security.identity_file] if security.identity_file else [])}
+    values = {"image": image_id, **outside(s, [security.identity_file])}
     return Declared(files=[f for f in files if f], settings=["parity", "model"], libraries=EVERYTHING,
                     values=values, usable=lambda result: engine_has(s))  # fmt: skip
 
@@ -191,7 +190,7 @@ def outside(s: Any, paths: list[str]) -> dict[str, str]:
     from ci.security import keys
 
     found = {}
-    for given in paths:
+    for given in filter(None, paths):  # a setting left empty names no file
         path = keys.expand(given, s.root)
         found[given] = _digest(path.read_bytes()) if path.is_file() else "missing"
     return found
